@@ -1,0 +1,189 @@
+"""Decoder configuration and output types (DESIGN.md sections 6.3-6.5)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from enum import IntEnum
+
+import numpy as np
+
+from ..geometry import MapTransform
+from ..skeleton import PANOPTIC19, Skeleton
+
+BACKENDS = ("python", "cpu", "cuda")
+READOUTS = ("full", "naive")
+
+
+class ReadoutRule(IntEnum):
+    """Where a joint's 3D bone vector was read (``DecodeResult.readout_rule``).
+
+    ``OWN``: at the joint's own position; ``LIMB``: at another joint of its
+    limb; ``NECK`` / ``PELVIS``: at the torso; ``MEAN``: the mean bone vector
+    (no valid location); ``ROOT``: the pelvis itself, whose pelvis-relative
+    position is zero by definition. ``NONE`` pads empty person slots.
+    """
+
+    NONE = -1
+    OWN = 0
+    LIMB = 1
+    NECK = 2
+    PELVIS = 3
+    MEAN = 4
+    ROOT = 5
+
+
+@dataclass(frozen=True)
+class DecodeConfig:
+    """Every decoding parameter, passed explicitly to each backend.
+
+    Attributes:
+        det_threshold: A peak needs ``h > det_threshold``.
+        nms_radius: NMS window radius ``r`` (window ``(2r+1)^2``).
+        max_candidates: Peaks kept per (image, joint), ``M``.
+        tag_threshold: A candidate joins a person when its tag distance to the
+            person's reference tag is ``< tag_threshold``.
+        min_joints: People with fewer joints are dropped.
+        max_people: At most this many people per image (``P``), by score.
+        readout: ``"full"`` (paper section 3.2) or ``"naive"`` (NR ablation).
+        readout_threshold: A read-out location needs ``score > readout_threshold``.
+        readout_min_dist: A location is invalid for map ``m`` when another
+            person's read-out location for ``m`` is at distance ``<`` this
+            (map pixels). Default: ORPM disc radius (2) + 1.
+        refine: Quarter-pixel shift toward the larger neighbour (2D output only).
+        mean_bones: ``[K][3]`` mean bone vectors in metres (last fallback);
+            ``None`` uses the skeleton's mean pose.
+    """
+
+    det_threshold: float = 0.1
+    nms_radius: int = 1
+    max_candidates: int = 30
+    tag_threshold: float = 1.0
+    min_joints: int = 2
+    max_people: int = 30
+    readout: str = "full"
+    readout_threshold: float = 0.1
+    readout_min_dist: float = 3.0
+    refine: bool = True
+    mean_bones: tuple[tuple[float, float, float], ...] | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        def check(name: str, ok: bool, expected: str) -> None:
+            if not ok:
+                raise ValueError(f"DecodeConfig.{name}: expected {expected}, got {getattr(self, name)!r}")
+
+        finite = lambda v: isinstance(v, (int, float)) and math.isfinite(v)  # noqa: E731
+        check("det_threshold", finite(self.det_threshold), "a finite float")
+        check("nms_radius", isinstance(self.nms_radius, int) and 0 <= self.nms_radius <= 32, "an int in [0, 32]")
+        check("max_candidates", isinstance(self.max_candidates, int) and 1 <= self.max_candidates <= 4096,
+              "an int in [1, 4096]")
+        check("tag_threshold", finite(self.tag_threshold) and self.tag_threshold > 0, "a finite float > 0")
+        check("min_joints", isinstance(self.min_joints, int) and self.min_joints >= 1, "an int >= 1")
+        check("max_people", isinstance(self.max_people, int) and 1 <= self.max_people <= 4096,
+              "an int in [1, 4096]")
+        check("readout", self.readout in READOUTS, f"one of {READOUTS}")
+        check("readout_threshold", finite(self.readout_threshold), "a finite float")
+        check("readout_min_dist", finite(self.readout_min_dist) and self.readout_min_dist >= 0,
+              "a finite float >= 0")
+        if self.mean_bones is not None:
+            mb = np.asarray(self.mean_bones, dtype=np.float64)
+            check("mean_bones", mb.ndim == 2 and mb.shape[1] == 3 and bool(np.all(np.isfinite(mb))),
+                  "finite [K][3] bone vectors in metres")
+
+    def mean_bones_array(self, skeleton: Skeleton) -> np.ndarray:
+        """Mean bone vectors ``[K, 3]`` float32 metres for ``skeleton``."""
+        if self.mean_bones is None:
+            return skeleton.mean_bones_m()
+        mb = np.asarray(self.mean_bones, dtype=np.float32)
+        if mb.shape != (skeleton.num_joints, 3):
+            raise ValueError(f"DecodeConfig.mean_bones: expected [{skeleton.num_joints}][3] for skeleton "
+                             f"{skeleton.name!r}, got {list(mb.shape)}")
+        return mb
+
+
+@dataclass(frozen=True)
+class Person:
+    """One decoded person (image pixels and millimetres).
+
+    Attributes:
+        joints2d: ``[K, 2]`` image pixels (NaN where not detected).
+        scores: ``[K]`` heatmap scores (0 where not detected).
+        detected: ``[K]`` bool.
+        joints3d: ``[K, 3]`` pelvis-relative millimetres, camera axes.
+        readout_rule: ``[K]`` :class:`ReadoutRule` codes.
+        readout_joint: ``[K]`` joint whose location was read (-1: mean / root).
+        score: Person score (mean joint score).
+        tag: Reference tag ``[D]``.
+    """
+
+    joints2d: np.ndarray
+    scores: np.ndarray
+    detected: np.ndarray
+    joints3d: np.ndarray
+    readout_rule: np.ndarray
+    readout_joint: np.ndarray
+    score: float
+    tag: np.ndarray
+
+    def to_dict(self) -> dict:
+        """JSON-ready dict (lists; NaN coordinates become None)."""
+        j2 = [[None if not np.isfinite(c) else float(c) for c in row] for row in self.joints2d]
+        return {
+            "score": float(self.score),
+            "joints2d": j2,
+            "joint_scores": [float(s) for s in self.scores],
+            "detected": [bool(d) for d in self.detected],
+            "joints3d_mm": [[float(c) for c in row] for row in self.joints3d],
+            "readout_rule": [ReadoutRule(int(r)).name.lower() for r in self.readout_rule],
+            "readout_joint": [int(j) for j in self.readout_joint],
+        }
+
+
+@dataclass(frozen=True)
+class DecodeResult:
+    """Batched, fixed-size decoder output (``P = max_people``). Arrays are numpy.
+
+    Attributes:
+        joints2d: ``[B, P, K, 2]`` float32 image pixels (NaN where not detected).
+        scores: ``[B, P, K]`` float32 joint scores (0 where not detected).
+        detected: ``[B, P, K]`` bool.
+        peaks: ``[B, P, K]`` int64 flat map index ``y * W + x`` of each joint (-1 if none).
+        joints3d: ``[B, P, K, 3]`` float32 pelvis-relative millimetres.
+        readout_rule: ``[B, P, K]`` int8 :class:`ReadoutRule` codes (-1 padding).
+        readout_joint: ``[B, P, K]`` int16 location joint (-1: mean, root or padding).
+        person_scores: ``[B, P]`` float32 (0 padding).
+        tags: ``[B, P, D]`` float64 reference tags.
+        num_people: ``[B]`` int32 people per image (slots ``>= num_people`` are padding).
+    """
+
+    joints2d: np.ndarray
+    scores: np.ndarray
+    detected: np.ndarray
+    peaks: np.ndarray
+    joints3d: np.ndarray
+    readout_rule: np.ndarray
+    readout_joint: np.ndarray
+    person_scores: np.ndarray
+    tags: np.ndarray
+    num_people: np.ndarray
+
+    @property
+    def batch_size(self) -> int:
+        """Number of images ``B``."""
+        return int(self.num_people.shape[0])
+
+    def people(self, image: int) -> list[Person]:
+        """The people of image ``image``, best score first."""
+        return [
+            Person(
+                joints2d=self.joints2d[image, p], scores=self.scores[image, p],
+                detected=self.detected[image, p], joints3d=self.joints3d[image, p],
+                readout_rule=self.readout_rule[image, p], readout_joint=self.readout_joint[image, p],
+                score=float(self.person_scores[image, p]), tag=self.tags[image, p],
+            )
+            for p in range(int(self.num_people[image]))
+        ]
+
+    def to_list(self) -> list[list[Person]]:
+        """Per-image lists of :class:`Person`."""
+        return [self.people(b) for b in range(self.batch_size)]
