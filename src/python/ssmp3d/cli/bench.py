@@ -1,0 +1,61 @@
+"""``ssmp3d bench``: per-frame decode latency per backend and people count."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..bench import BenchConfig, run_bench
+from .progress import progress_bar
+
+
+def _ints(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+
+
+def _names(text: str) -> tuple[str, ...]:
+    return tuple(v.strip() for v in text.split(",") if v.strip())
+
+
+def add_parser(sub) -> argparse.ArgumentParser:
+    """Registers the ``bench`` sub-command."""
+    p = sub.add_parser("bench", help="time the decoders per frame",
+                       description="Per-frame decode latency on 19x128x128 ground-truth maps, per backend, "
+                                   "people count and batch size, with the ratio to the python backend.")
+    p.add_argument("--backends", type=_names, default=("python",),
+                   help="comma-separated backends (python,cpu,cuda); default python")
+    p.add_argument("--people", type=_ints, default=(1, 5, 10, 20), help="people per frame (default 1,5,10,20)")
+    p.add_argument("--batch", type=_ints, default=(1,), help="batch sizes (default 1)")
+    p.add_argument("--repeat", type=int, default=10, help="timed repetitions; the median is reported")
+    p.add_argument("--warmup", type=int, default=2, help="untimed repetitions first")
+    p.add_argument("--threads", type=int, default=1, help="torch threads while timing (default 1)")
+    p.add_argument("--seed", type=int, default=0, help="scene seed")
+    return p
+
+
+def run(args: argparse.Namespace) -> tuple[dict, str]:
+    """Runs the command; returns (JSON object, human text)."""
+    config = BenchConfig(backends=args.backends, people=args.people, batch=args.batch, repeat=args.repeat,
+                         warmup=args.warmup, seed=args.seed, threads=args.threads)
+    with progress_bar(len(config.people) * len(config.batch), "bench", "case") as advance:
+        result = run_bench(config, progress=advance)
+    return result, format_result(result)
+
+
+def format_result(r: dict) -> str:
+    """Human-readable latency table."""
+    m = r["machine"]
+    lines = [f"decode latency per frame, {'x'.join(map(str, r['map_shape']))} maps, {r['threads']} thread(s), "
+             f"median of {r['repeat']} ({m['processor']}, torch {m['torch']}, commit {m['commit']})",
+             f"{'backend':<8}{'people':>7}{'batch':>7}{'ms/frame':>11}{'vs python':>11}"]
+    for row in r["decode"]:
+        lines.append(f"{row['backend']:<8}{row['people']:>7}{row['batch']:>7}{row['per_frame_ms']:>11.3f}"
+                     f"{row['ratio_to_python']:>10.1f}x")
+    if r["nms"]:
+        lines.append(f"{'heatmap_nms':<14}{'people':>7}{'batch':>7}{'reference ms':>14}{'cpu ms':>10}{'speedup':>9}")
+        for row in r["nms"]:
+            lines.append(f"{'':<14}{row['people']:>7}{row['batch']:>7}{row['reference_per_frame_ms']:>14.3f}"
+                         f"{row['cpu_per_frame_ms']:>10.3f}{row['speedup']:>8.1f}x")
+    return "\n".join(lines)
