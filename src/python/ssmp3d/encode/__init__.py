@@ -1,0 +1,27 @@
+"""Ground-truth target encoders (DESIGN.md section 5): heatmaps, AE tags, ORPM.
+
+These numpy functions are the reference: float32 outputs, with the exact
+arithmetic documented in each module so a compiled port can equal them bit
+for bit.
+"""
+
+from .heatmaps import encode_heatmaps, gaussian_radius
+from .orpm import depth_order, disc_offsets, encode_orpm
+from .tags import ORACLE_TAG_SPACING, encode_tag_maps, oracle_tag_values, tag_indices
+from .targets import TargetConfig, Targets, encode_scene, mean_bone_vectors
+
+__all__ = [
+    "ORACLE_TAG_SPACING",
+    "TargetConfig",
+    "Targets",
+    "depth_order",
+    "disc_offsets",
+    "encode_heatmaps",
+    "encode_orpm",
+    "encode_scene",
+    "encode_tag_maps",
+    "gaussian_radius",
+    "mean_bone_vectors",
+    "oracle_tag_values",
+    "tag_indices",
+]

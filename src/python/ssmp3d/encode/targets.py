@@ -1,0 +1,212 @@
+"""All training targets of one :class:`~ssmp3d.data.scene.Scene` (DESIGN.md section 5).
+
+:func:`encode_scene` converts the scene's image joints to map coordinates
+with a :class:`~ssmp3d.geometry.MapTransform` (the only coordinate
+conversion), then calls the reference encoders:
+
+* 2D-valid joints (heatmaps, tags, ORPM read-out locations):
+  ``scene.in_image & scene.valid3d`` (a joint whose 3D position is unknown has
+  no trustworthy projection either; for synthetic scenes ``valid3d`` is all
+  True, so this is ``in_image``). The encoders further drop joints whose
+  nearest map pixel falls outside the map.
+* Bone vectors: ``(joints3d[j] - joints3d[parent(j)]) / 1000.0`` in float64
+  (millimetres -> metres), rounded once to float32 when written; map ``j`` of
+  a person is written only when both ``j`` and its parent are ``valid3d``.
+* Depth (write order of ORPM and oracle tags): the pelvis ``z`` (mm); when
+  the pelvis is not ``valid3d``, the mean ``z`` of the valid joints; 0 when
+  none is valid (such a person writes nothing anyway).
+* Oracle tag values: :func:`ssmp3d.encode.tags.oracle_tag_values`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..data.scene import Scene
+from ..geometry import MapTransform
+from ..skeleton import PANOPTIC19, Skeleton
+from .heatmaps import (
+    _as_bool_array,
+    _as_float_array,
+    _check_positive_float,
+    _check_radius,
+    _check_size,
+    encode_heatmaps,
+)
+from .orpm import encode_orpm
+from .tags import encode_tag_maps, oracle_tag_values, tag_indices
+
+__all__ = ["TargetConfig", "Targets", "encode_scene", "mean_bone_vectors"]
+
+
+@dataclass(frozen=True)
+class TargetConfig:
+    """Target encoding parameters.
+
+    Attributes:
+        stride: Output stride (input pixels per map pixel).
+        sigma: Heatmap Gaussian sigma, map pixels.
+        orpm_radius: ORPM disc radius, map pixels.
+        tag_radius: Oracle tag-map disc radius, map pixels.
+        map_size: ``(H, W)`` of the maps; ``None``: ``(image H // stride,
+            image W // stride)``.
+    """
+
+    stride: int = 4
+    sigma: float = 2.0
+    orpm_radius: int = 2
+    tag_radius: int = 2
+    map_size: tuple[int, int] | None = None
+
+    def __post_init__(self) -> None:
+        if _check_radius(self.stride, "TargetConfig.stride") < 1:
+            raise ValueError(f"TargetConfig.stride: must be >= 1, got {self.stride}")
+        _check_positive_float(self.sigma, "TargetConfig.sigma")
+        _check_radius(self.orpm_radius, "TargetConfig.orpm_radius")
+        _check_radius(self.tag_radius, "TargetConfig.tag_radius")
+        if self.map_size is not None:
+            object.__setattr__(self, "map_size", _check_size(self.map_size, "TargetConfig.map_size"))
+
+
+@dataclass(frozen=True, eq=False)
+class Targets:
+    """Encoded targets of one scene (``K`` joints, ``N`` people, map ``H x W``).
+
+    Attributes:
+        heatmaps: ``[K, H, W]`` float32 Gaussian heatmaps.
+        tag_maps: ``[K, H, W]`` float32 oracle tag maps.
+        tag_indices: ``[N, K, 2]`` int64 (flat index, flag) for the AE loss.
+        orpm: ``[K, 3, H, W]`` float32 bone vectors (metres).
+        orpm_weight: ``[K, H, W]`` float32 0/1 mask of written ORPM pixels.
+        joints_map: ``[N, K, 2]`` float64 continuous map coordinates (NaN
+            where the joint does not project).
+    """
+
+    heatmaps: np.ndarray
+    tag_maps: np.ndarray
+    tag_indices: np.ndarray
+    orpm: np.ndarray
+    orpm_weight: np.ndarray
+    joints_map: np.ndarray
+
+
+def _person_depth(joints3d: np.ndarray, valid3d: np.ndarray, pelvis: int) -> np.ndarray:
+    """Pelvis ``z`` per person, with the fallbacks documented in the module."""
+    z = joints3d[..., 2]
+    n = z.shape[0]
+    zs = np.where(valid3d, z, 0.0)
+    cnt = valid3d.sum(axis=1)
+    mean_z = np.divide(zs.sum(axis=1), cnt, out=np.zeros(n), where=cnt > 0)
+    return np.where(valid3d[:, pelvis], zs[:, pelvis], mean_z)
+
+
+def encode_scene(scene: Scene, skeleton: Skeleton = PANOPTIC19, config: TargetConfig | None = None,
+                 transform: MapTransform | None = None) -> Targets:
+    """Encodes heatmaps, tag maps and indices, and ORPM targets of ``scene``.
+
+    Args:
+        scene: The scene (``joints3d [N, K, 3]`` camera mm, ``joints2d [N, K, 2]`` px).
+        skeleton: Its joint set (``K == skeleton.num_joints``).
+        config: Encoding parameters (default :class:`TargetConfig` ``()``).
+        transform: Image -> map transform; default ``MapTransform(stride=config.stride)``
+            (identity affine). Its stride must equal ``config.stride``.
+
+    Returns:
+        The :class:`Targets`.
+
+    Raises:
+        TypeError: wrong argument types.
+        ValueError: inconsistent shapes or strides, NaN in valid joints.
+    """
+    if not isinstance(scene, Scene):
+        raise TypeError(f"scene: expected a Scene, got {type(scene).__name__}")
+    if not isinstance(skeleton, Skeleton):
+        raise TypeError(f"skeleton: expected a Skeleton, got {type(skeleton).__name__}")
+    config = TargetConfig() if config is None else config
+    if not isinstance(config, TargetConfig):
+        raise TypeError(f"config: expected a TargetConfig, got {type(config).__name__}")
+    if transform is None:
+        transform = MapTransform(stride=config.stride)
+    elif not isinstance(transform, MapTransform):
+        raise TypeError(f"transform: expected a MapTransform, got {type(transform).__name__}")
+    elif transform.stride != config.stride:
+        raise ValueError(f"transform: stride {transform.stride} != config.stride {config.stride}")
+
+    k = skeleton.num_joints
+    joints3d = _as_float_array(scene.joints3d, "scene.joints3d", "[N, K, 3]", 3, 3)
+    n = joints3d.shape[0]
+    if joints3d.shape[1] != k:
+        raise ValueError(f"scene.joints3d: skeleton {skeleton.name!r} has {k} joints, "
+                         f"got K={joints3d.shape[1]}")
+    joints2d = _as_float_array(scene.joints2d, "scene.joints2d", "[N, K, 2]", 3, 2)
+    if joints2d.shape[:2] != (n, k):
+        raise ValueError(f"scene.joints2d: expected shape {(n, k, 2)}, got {joints2d.shape}")
+    in_image = _as_bool_array(scene.in_image, "scene.in_image", (n, k))
+    valid3d = _as_bool_array(scene.valid3d, "scene.valid3d", (n, k))
+    if not np.all(np.isfinite(joints3d[valid3d])):
+        raise ValueError("scene.joints3d: valid3d joints must be finite")
+
+    if config.map_size is None:
+        size = (scene.camera.height // config.stride, scene.camera.width // config.stride)
+    else:
+        size = config.map_size
+    size = _check_size(size, "map size")
+    valid2d = in_image & valid3d
+    joints_map = transform.image_to_map(joints2d)  # [N, K, 2]
+
+    parents = np.asarray(skeleton.parents)
+    par = np.where(parents < 0, np.arange(k), parents)
+    bones_m = skeleton.bone_vectors(joints3d) / 1000.0  # [N, K, 3]
+    bones_valid = valid3d & valid3d[:, par]
+    depth = _person_depth(joints3d, valid3d, skeleton.pelvis)
+
+    heat = encode_heatmaps(joints_map, valid2d, size, config.sigma)
+    orpm, weight = encode_orpm(joints_map, bones_m, valid2d, depth, skeleton, size,
+                               config.orpm_radius, bones_valid=bones_valid)
+    tag_maps = encode_tag_maps(joints_map, valid2d, depth, size, oracle_tag_values(n),
+                               config.tag_radius)
+    idx = tag_indices(joints_map, valid2d, size)
+    return Targets(heatmaps=heat, tag_maps=tag_maps, tag_indices=idx, orpm=orpm,
+                   orpm_weight=weight, joints_map=joints_map)
+
+
+def mean_bone_vectors(joints3d_mm, skeleton: Skeleton = PANOPTIC19, valid3d=None) -> np.ndarray:
+    """Dataset mean bone vectors, the decoder's last read-out fallback.
+
+    The mean runs over people whose joint and its parent are both valid, in
+    float64, then converts to metres and float32. A bone with no valid sample
+    takes the skeleton's default (:meth:`Skeleton.mean_bones_m`); the pelvis is 0.
+
+    Args:
+        joints3d_mm: ``[N, K, 3]`` joints in millimetres (camera frame,
+            absolute or pelvis-relative: bones are differences).
+        skeleton: The joint set.
+        valid3d: Optional ``[N, K]`` bool; default all True.
+
+    Returns:
+        ``[K, 3]`` float32 mean bone vectors in metres.
+
+    Raises:
+        TypeError, ValueError: bad shapes, dtypes, K mismatch, NaN in valid joints.
+    """
+    if not isinstance(skeleton, Skeleton):
+        raise TypeError(f"skeleton: expected a Skeleton, got {type(skeleton).__name__}")
+    joints = _as_float_array(joints3d_mm, "joints3d_mm", "[N, K, 3]", 3, 3)
+    n, k = joints.shape[:2]
+    if k != skeleton.num_joints:
+        raise ValueError(f"joints3d_mm: skeleton {skeleton.name!r} has {skeleton.num_joints} "
+                         f"joints, got K={k}")
+    valid = np.ones((n, k), dtype=bool) if valid3d is None else _as_bool_array(valid3d, "valid3d", (n, k))
+    if not np.all(np.isfinite(joints[valid])):
+        raise ValueError("joints3d_mm: valid joints must be finite")
+    parents = np.asarray(skeleton.parents)
+    par = np.where(parents < 0, np.arange(k), parents)
+    both = valid & valid[:, par]  # [N, K]
+    bones = np.where(both[..., None], skeleton.bone_vectors(np.where(valid[..., None], joints, 0.0)), 0.0)
+    cnt = both.sum(axis=0)  # [K]
+    mean = np.divide(bones.sum(axis=0), cnt[:, None], out=np.zeros((k, 3)), where=cnt[:, None] > 0)
+    out = np.where((cnt > 0)[:, None], mean / 1000.0, skeleton.mean_bones_m().astype(np.float64))
+    out[skeleton.pelvis] = 0.0
+    return out.astype(np.float32)
