@@ -1,0 +1,269 @@
+// Heatmap NMS on the CPU; see heatmap_nms.h for the exact contract.
+//
+// Work split: the B*K maps ("slices") are independent. Threads (the caller
+// plus up to num_threads-1 std::threads) claim whole slices one at a time
+// from a shared atomic counter, so uneven slices balance themselves; one
+// slice is never split. Each thread writes only its slices' outputs and
+// keeps a private NaN count, summed at the end.
+//
+// Per slice, one raster pass: 16-pixel chunks are rejected with a branch-free
+// (vectorisable) "any pixel above threshold or NaN" test; surviving pixels
+// get the exact window test (a straight 8-neighbour compare for r = 1 away
+// from the border) and peaks go, in increasing flat index order, into a
+// bounded top-M collector: sorted insertion for small M, a heap otherwise.
+#include "heatmap_nms.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cfloat>
+#include <limits>
+#include <thread>
+#include <utility>
+#include <vector>
+
+namespace ssmp3d {
+
+template <>
+float threshold_as<float>(double t) noexcept {
+  // FLT_MAX = 2^128 - 2^104. Values from the midpoint 2^128 - 2^103 up round
+  // to infinity (ties to even); values between FLT_MAX and it round to FLT_MAX.
+  constexpr double kOverflow = 0x1.ffffffp+127;
+  if (t >= kOverflow) return std::numeric_limits<float>::infinity();
+  if (t <= -kOverflow) return -std::numeric_limits<float>::infinity();
+  if (t > static_cast<double>(FLT_MAX)) return FLT_MAX;
+  if (t < -static_cast<double>(FLT_MAX)) return -FLT_MAX;
+  return static_cast<float>(t);
+}
+
+template <>
+double threshold_as<double>(double t) noexcept {
+  return t;
+}
+
+namespace {
+
+constexpr int64_t kChunk = 16;               // pixels per threshold-reject chunk
+constexpr int64_t kInsertionMax = 64;        // top-M by sorted insertion up to this M
+constexpr int64_t kMinPixelsPerThread = 1 << 15;  // below this a thread costs more than it saves
+
+// Top-M of candidates pushed in increasing flat index order, kept sorted
+// (score desc, index asc) in the output arrays themselves. A candidate that
+// ties the current last one has a larger index, so it ranks after it.
+template <typename T>
+struct InsertionTopM {
+  T* s;
+  int64_t* id;
+  int64_t m;
+  int64_t n = 0;
+
+  void push(T v, int64_t idx) {
+    int64_t pos;
+    if (n == m) {
+      if (!(v > s[n - 1])) return;
+      pos = n - 1;  // the last one drops out
+    } else {
+      pos = n++;
+    }
+    while (pos > 0 && s[pos - 1] < v) {
+      s[pos] = s[pos - 1];
+      id[pos] = id[pos - 1];
+      --pos;
+    }
+    s[pos] = v;
+    id[pos] = idx;
+  }
+  void finish() {}
+};
+
+// Top-M for large M: a heap whose root is the worst kept candidate (lowest
+// score, then highest index), stored in the output arrays; finish() heapsorts
+// it in place into (score desc, index asc) order.
+template <typename T>
+struct HeapTopM {
+  T* s;
+  int64_t* id;
+  int64_t m;
+  int64_t n = 0;
+
+  bool worse(int64_t a, int64_t b) const {  // a ranks after b
+    return s[a] < s[b] || (s[a] == s[b] && id[a] > id[b]);
+  }
+  void swap_at(int64_t a, int64_t b) {
+    std::swap(s[a], s[b]);
+    std::swap(id[a], id[b]);
+  }
+  void sift_down(int64_t i, int64_t size) {
+    for (;;) {
+      int64_t w = i, l = 2 * i + 1, r = l + 1;
+      if (l < size && worse(l, w)) w = l;
+      if (r < size && worse(r, w)) w = r;
+      if (w == i) return;
+      swap_at(i, w);
+      i = w;
+    }
+  }
+  void push(T v, int64_t idx) {
+    if (n < m) {
+      int64_t i = n++;
+      s[i] = v;
+      id[i] = idx;
+      while (i > 0 && worse(i, (i - 1) / 2)) {
+        swap_at(i, (i - 1) / 2);
+        i = (i - 1) / 2;
+      }
+    } else if (v > s[0]) {  // on a tie the newcomer (larger index) is worse
+      s[0] = v;
+      id[0] = idx;
+      sift_down(0, n);
+    }
+  }
+  void finish() {
+    for (int64_t end = n - 1; end > 0; --end) {
+      swap_at(0, end);
+      sift_down(0, end);
+    }
+  }
+};
+
+// Exact window test for any radius, clipped at the border. Earlier pixels
+// (smaller flat index) must be strictly lower, later ones lower or equal.
+// Written as !(a < b) so that a NaN neighbour also rejects the pixel.
+template <typename T>
+inline bool is_peak_window(const T* map, int64_t H, int64_t W, int64_t y, int64_t x, int64_t r,
+                           T v) {
+  const int64_t y0 = std::max<int64_t>(0, y - r), y1 = std::min<int64_t>(H - 1, y + r);
+  const int64_t x0 = std::max<int64_t>(0, x - r), x1 = std::min<int64_t>(W - 1, x + r);
+  for (int64_t yy = y0; yy <= y1; ++yy) {
+    const T* row = map + yy * W;
+    if (yy < y) {
+      for (int64_t xx = x0; xx <= x1; ++xx)
+        if (!(row[xx] < v)) return false;
+    } else if (yy == y) {
+      for (int64_t xx = x0; xx < x; ++xx)
+        if (!(row[xx] < v)) return false;
+      for (int64_t xx = x + 1; xx <= x1; ++xx)
+        if (!(row[xx] <= v)) return false;
+    } else {
+      for (int64_t xx = x0; xx <= x1; ++xx)
+        if (!(row[xx] <= v)) return false;
+    }
+  }
+  return true;
+}
+
+// r = 1 away from the border: the 8 neighbours, no clipping.
+template <typename T>
+inline bool is_peak_r1_interior(const T* row, int64_t W, int64_t x, T v) {
+  const T* up = row - W;
+  const T* dn = row + W;
+  return up[x - 1] < v && up[x] < v && up[x + 1] < v && row[x - 1] < v && row[x + 1] <= v &&
+         dn[x - 1] <= v && dn[x] <= v && dn[x + 1] <= v;
+}
+
+template <typename T, typename TopM>
+void scan_slice(const T* map, int64_t H, int64_t W, T thr, int64_t r, TopM& top,
+                int64_t& nan_count) {
+  for (int64_t y = 0; y < H; ++y) {
+    const T* row = map + y * W;
+    const bool r1_row = (r == 1) && y > 0 && y < H - 1;
+    int64_t x = 0;
+    while (x < W) {
+      const int64_t end = std::min(x + kChunk, W);
+      if (end - x == kChunk) {
+        // !(v <= thr) is true for v > thr and for NaN: both need a closer look.
+        unsigned any = 0;
+        for (int64_t i = 0; i < kChunk; ++i) any |= static_cast<unsigned>(!(row[x + i] <= thr));
+        if (!any) {
+          x = end;
+          continue;
+        }
+      }
+      for (; x < end; ++x) {
+        const T v = row[x];
+        if (!(v > thr)) {
+          nan_count += (v != v);
+          continue;
+        }
+        const bool peak = (r1_row && x > 0 && x < W - 1) ? is_peak_r1_interior(row, W, x, v)
+                                                          : is_peak_window(map, H, W, y, x, r, v);
+        if (peak) top.push(v, y * W + x);
+      }
+    }
+  }
+}
+
+}  // namespace
+
+template <typename T>
+int32_t heatmap_nms_slice(const T* map, int64_t H, int64_t W, T threshold, int64_t radius,
+                          int64_t max_candidates, T* scores, int64_t* indices,
+                          int64_t* nan_count) noexcept {
+  int64_t nans = 0, n;
+  if (max_candidates <= kInsertionMax) {
+    InsertionTopM<T> top{scores, indices, max_candidates};
+    scan_slice(map, H, W, threshold, radius, top, nans);
+    top.finish();
+    n = top.n;
+  } else {
+    HeapTopM<T> top{scores, indices, max_candidates};
+    scan_slice(map, H, W, threshold, radius, top, nans);
+    top.finish();
+    n = top.n;
+  }
+  for (int64_t j = n; j < max_candidates; ++j) {
+    scores[j] = T(0);
+    indices[j] = -1;
+  }
+  *nan_count += nans;
+  return static_cast<int32_t>(n);
+}
+
+template <typename T>
+int64_t heatmap_nms_cpu(const T* heatmaps, int64_t B, int64_t K, int64_t H, int64_t W,
+                        double threshold, int64_t radius, int64_t max_candidates, T* scores,
+                        int64_t* indices, int32_t* counts, int num_threads) {
+  const int64_t slices = B * K, hw = H * W, m = max_candidates;
+  const T thr = threshold_as<T>(threshold);
+  if (slices <= 0 || hw <= 0) return 0;
+  // A window wider than the map is the whole map: clamp so index maths cannot overflow.
+  radius = std::min(radius, std::max(H, W));
+
+  int64_t want = num_threads > 0 ? num_threads
+                                 : std::max<int64_t>(1, std::thread::hardware_concurrency());
+  want = std::min({want, slices, std::max<int64_t>(1, slices * hw / kMinPixelsPerThread)});
+
+  std::atomic<int64_t> next{0}, nan_total{0};
+  auto work = [&]() noexcept {
+    int64_t nans = 0;
+    for (int64_t s; (s = next.fetch_add(1, std::memory_order_relaxed)) < slices;) {
+      counts[s] = heatmap_nms_slice(heatmaps + s * hw, H, W, thr, radius, m, scores + s * m,
+                                    indices + s * m, &nans);
+    }
+    nan_total.fetch_add(nans, std::memory_order_relaxed);
+  };
+
+  std::vector<std::thread> pool;
+  if (want > 1) {
+    try {
+      pool.reserve(static_cast<size_t>(want - 1));
+      for (int64_t t = 1; t < want; ++t) pool.emplace_back(work);
+    } catch (...) {
+      // Could not start more threads: the ones running and this one finish the job.
+    }
+  }
+  work();
+  for (auto& t : pool) t.join();
+  return nan_total.load();
+}
+
+template int32_t heatmap_nms_slice<float>(const float*, int64_t, int64_t, float, int64_t, int64_t,
+                                          float*, int64_t*, int64_t*) noexcept;
+template int32_t heatmap_nms_slice<double>(const double*, int64_t, int64_t, double, int64_t,
+                                           int64_t, double*, int64_t*, int64_t*) noexcept;
+template int64_t heatmap_nms_cpu<float>(const float*, int64_t, int64_t, int64_t, int64_t, double,
+                                        int64_t, int64_t, float*, int64_t*, int32_t*, int);
+template int64_t heatmap_nms_cpu<double>(const double*, int64_t, int64_t, int64_t, int64_t,
+                                         double, int64_t, int64_t, double*, int64_t*, int32_t*,
+                                         int);
+
+}  // namespace ssmp3d

@@ -1,0 +1,84 @@
+// pybind11 module ssmp3d._C_cuda, compiled by the host compiler; the kernels
+// live in a static library built by nvcc. No libtorch.
+//
+// Device tensors cross as raw addresses (Python ints: tensor.data_ptr()), the
+// stream as the integer torch.cuda.current_stream(device).cuda_stream, read
+// by the caller for every call. The caller makes the tensors' device current
+// (torch.cuda.device(...)); this module never synchronises or allocates.
+#include <cuda_runtime_api.h>
+#include <pybind11/pybind11.h>
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+
+#include "heatmap_nms.cuh"
+
+namespace py = pybind11;
+
+namespace {
+
+constexpr int kAbiVersion = 1;
+
+template <typename T>
+T* as_ptr(std::uintptr_t address) {
+  return reinterpret_cast<T*>(address);
+}
+
+void heatmap_nms_cuda_py(std::uintptr_t heatmaps, int64_t B, int64_t K, int64_t H, int64_t W,
+                         double threshold, int64_t radius, int64_t max_candidates,
+                         std::uintptr_t scores, std::uintptr_t indices, std::uintptr_t counts,
+                         std::uintptr_t nan_count, std::uintptr_t stream) {
+  if (B <= 0 || K <= 0 || H <= 0 || W <= 0)
+    throw py::value_error("heatmap_nms_cuda: B, K, H, W must be > 0");
+  if (H * W > (int64_t{1} << 30)) throw py::value_error("heatmap_nms_cuda: H*W must be <= 2**30");
+  if (B * K > INT32_MAX) throw py::value_error("heatmap_nms_cuda: B*K must be < 2**31");
+  if (radius < 0) throw py::value_error("heatmap_nms_cuda: radius must be >= 0");
+  if (max_candidates < 1 || max_candidates > ssmp3d::cuda::kMaxCandidates)
+    throw py::value_error("heatmap_nms_cuda: max_candidates must be in [1, " +
+                          std::to_string(ssmp3d::cuda::kMaxCandidates) + "]");
+  if (!heatmaps || !scores || !indices || !counts || !nan_count)
+    throw py::value_error("heatmap_nms_cuda: null pointer");
+  cudaError_t err;
+  {
+    py::gil_scoped_release release;
+    err = ssmp3d::cuda::heatmap_nms_cuda(
+        as_ptr<const float>(heatmaps), B, K, H, W, threshold, radius, max_candidates,
+        as_ptr<float>(scores), as_ptr<int64_t>(indices), as_ptr<int32_t>(counts),
+        as_ptr<int32_t>(nan_count), reinterpret_cast<cudaStream_t>(stream));
+  }
+  if (err != cudaSuccess)
+    throw std::runtime_error(std::string("heatmap_nms_cuda: kernel launch failed: ") +
+                             cudaGetErrorString(err));
+}
+
+int device_count() {
+  int n = 0;
+  if (cudaGetDeviceCount(&n) != cudaSuccess) {
+    cudaGetLastError();  // clear the error; no usable device
+    return 0;
+  }
+  return n;
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_C_cuda, m) {
+  m.doc() = "ssmp3d CUDA ops (raw-pointer interface; use ssmp3d.ops for checked versions)";
+  m.attr("ABI_VERSION") = kAbiVersion;
+  m.attr("MAX_CANDIDATES") = ssmp3d::cuda::kMaxCandidates;
+
+  m.def("heatmap_nms_cuda", &heatmap_nms_cuda_py, py::arg("heatmaps_ptr"), py::arg("B"),
+        py::arg("K"), py::arg("H"), py::arg("W"), py::arg("threshold"), py::arg("radius"),
+        py::arg("max_candidates"), py::arg("scores_ptr"), py::arg("indices_ptr"),
+        py::arg("counts_ptr"), py::arg("nan_count_ptr"), py::arg("stream_ptr"),
+        R"doc(Enqueue heatmap NMS (DESIGN.md 6.1) of float32 device heatmaps [B, K, H, W].
+
+Writes scores [B, K, M] float32, indices [B, K, M] int64 (-1 padding) and
+counts [B, K] int32; adds the number of maps containing NaN to the int32 at
+nan_count_ptr (zeroed by the caller). Runs on the stream given as an integer
+handle on the current device; no synchronisation. Raises RuntimeError if the
+launch fails.)doc");
+  m.def("device_count", &device_count,
+        "Number of CUDA devices visible to this module's runtime (0 when none or on error).");
+}

@@ -1,0 +1,32 @@
+// Heatmap NMS on the GPU (DESIGN.md section 6.1): same contract as
+// src/csrc/heatmap_nms.h. Host-side declarations only, so the pybind11 glue
+// can be compiled by the host compiler.
+#pragma once
+
+#include <cuda_runtime_api.h>
+
+#include <cstdint>
+
+namespace ssmp3d {
+namespace cuda {
+
+/// Largest max_candidates the kernel accepts (its shared-memory key buffer
+/// holds max(1024, next_pow2(M)) 64-bit keys, 32 KiB at this bound).
+constexpr int64_t kMaxCandidates = 4096;
+
+/// Enqueues NMS of contiguous float32 heatmaps [B, K, H, W] on `stream`.
+///
+/// Outputs (device memory, caller-allocated, fully written by the kernel):
+/// scores [B, K, M] float32 (0 padding), indices [B, K, M] int64 (flat
+/// y*W+x, -1 padding), counts [B, K] int32. `nan_count` (one int32, zeroed by
+/// the caller) is increased by the number of (b, k) maps that contain a NaN.
+/// `threshold` is rounded to float32 as torch does for `tensor > float`.
+/// Requires H*W <= 2^30, B*K < 2^31, 1 <= M <= kMaxCandidates, radius >= 0.
+/// No host synchronisation and no allocation. Returns the launch status.
+cudaError_t heatmap_nms_cuda(const float* heatmaps, int64_t B, int64_t K, int64_t H, int64_t W,
+                             double threshold, int64_t radius, int64_t max_candidates,
+                             float* scores, int64_t* indices, int32_t* counts, int32_t* nan_count,
+                             cudaStream_t stream) noexcept;
+
+}  // namespace cuda
+}  // namespace ssmp3d

@@ -1,0 +1,13 @@
+"""Checked public ops backed by the compiled extensions.
+
+Each op validates its inputs, runs the C++ (``ssmp3d._C``) or CUDA
+(``ssmp3d._C_cuda``) kernel, and is also registered as a
+``torch.library.custom_op`` in the ``ssmp3d`` namespace (importing this
+package registers them, e.g. ``torch.ops.ssmp3d.heatmap_nms``). The
+extensions are loaded on first use, not on import. Pure torch twins of every
+op, used as the specification in tests, live in :mod:`ssmp3d.ops._reference`.
+"""
+
+from .heatmap_nms import heatmap_nms
+
+__all__ = ["heatmap_nms"]

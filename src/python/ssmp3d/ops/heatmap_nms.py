@@ -1,0 +1,259 @@
+"""Heatmap non-maximum suppression (DESIGN.md section 6.1): the checked public op.
+
+:func:`heatmap_nms` validates its arguments and runs the compiled kernel
+(``ssmp3d._C`` on the CPU, ``ssmp3d._C_cuda`` on CUDA). The same computation
+is registered as the custom op ``torch.ops.ssmp3d.heatmap_nms`` (with a fake
+implementation of fixed output shapes) for ``torch.compile`` and
+``torch.ops`` users; both paths give identical results, equal to
+:func:`ssmp3d.ops._reference.heatmap_nms`.
+
+Semantics shared by every path:
+
+* ``h > threshold`` is evaluated in the map's dtype, as torch does for
+  ``tensor > float``: the threshold is rounded to float32 for float32 maps
+  (so a float32 value equal to ``float32(0.1)`` is *not* above threshold
+  0.1) and used as is for float64 maps. float16 / bfloat16 maps are upcast
+  to float32 (exact) and compared in float32; their scores are returned in
+  the input dtype (also exact).
+* Non-contiguous inputs are made contiguous (a copy); inputs that require
+  grad are detached (the op is not differentiable).
+* A map containing NaN raises ``ValueError("heatmaps: contains NaN ...")``
+  after the kernel ran (on CUDA this reads a device flag, i.e. synchronises).
+* float64 CUDA tensors are processed by the CPU kernel (copy to and from the
+  host); float32 / float16 / bfloat16 CUDA tensors run on the GPU, on the
+  current stream of their device.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+import numpy as np
+import torch
+
+from ._ext import load_cpu, load_cuda
+
+__all__ = ["heatmap_nms", "MAX_RADIUS", "MAX_CANDIDATES", "MAX_PIXELS"]
+
+#: Largest accepted window radius (the window is ``(2r+1)^2`` pixels).
+MAX_RADIUS = 32
+#: Largest accepted ``max_candidates`` (bound of the CUDA kernel's on-chip buffer).
+MAX_CANDIDATES = 4096
+#: Largest accepted ``H * W``.
+MAX_PIXELS = 1 << 30
+_MAX_SLICES = (1 << 31) - 1
+
+_NATIVE = {torch.float32: "float32", torch.float64: "float64"}
+_UPCAST = (torch.float16, torch.bfloat16)
+_FLOAT_NAMES = "float16, bfloat16, float32 or float64"
+
+NmsResult = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
+
+
+# ---------------------------------------------------------------- validation
+
+
+def _check_params(threshold: object, radius: object, max_candidates: object) -> tuple[float, int, int]:
+    if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real):
+        raise TypeError(f"threshold: expected a finite float, got {type(threshold).__name__}")
+    thr = float(threshold)
+    if not math.isfinite(thr):
+        raise ValueError(f"threshold: expected a finite float, got {thr}")
+    if isinstance(radius, bool) or not isinstance(radius, numbers.Integral):
+        raise TypeError(f"radius: expected an int, got {type(radius).__name__}")
+    if not 0 <= int(radius) <= MAX_RADIUS:
+        raise ValueError(f"radius: expected an int in [0, {MAX_RADIUS}], got {int(radius)}")
+    if isinstance(max_candidates, bool) or not isinstance(max_candidates, numbers.Integral):
+        raise TypeError(f"max_candidates: expected an int, got {type(max_candidates).__name__}")
+    if not 1 <= int(max_candidates) <= MAX_CANDIDATES:
+        raise ValueError(f"max_candidates: expected an int in [1, {MAX_CANDIDATES}], got {int(max_candidates)}")
+    return thr, int(radius), int(max_candidates)
+
+
+def _check_threads(num_threads: object) -> int:
+    if num_threads is None:
+        return torch.get_num_threads()
+    if isinstance(num_threads, bool) or not isinstance(num_threads, numbers.Integral):
+        raise TypeError(f"num_threads: expected None or an int >= 0, got {type(num_threads).__name__}")
+    if int(num_threads) < 0:
+        raise ValueError(f"num_threads: expected None or an int >= 0 (0 = all cores), got {int(num_threads)}")
+    return int(num_threads)
+
+
+def _check_shape(shape: tuple) -> None:
+    if len(shape) != 4:
+        raise ValueError(f"heatmaps: expected 4 dims [B, K, H, W], got shape {list(shape)}")
+    b, k, h, w = shape
+    if b == 0 or k == 0 or h == 0 or w == 0:
+        raise ValueError(f"heatmaps: expected a non-empty [B, K, H, W] array, got shape {list(shape)}")
+    if h * w > MAX_PIXELS:
+        raise ValueError(f"heatmaps: H * W must be <= 2**30, got shape {list(shape)}")
+    if b * k > _MAX_SLICES:
+        raise ValueError(f"heatmaps: B * K must be < 2**31, got shape {list(shape)}")
+
+
+def _check_tensor(x: torch.Tensor) -> None:
+    if x.layout != torch.strided:
+        raise TypeError(f"heatmaps: expected a dense (strided) tensor, got layout {x.layout}")
+    if x.dtype not in _NATIVE and x.dtype not in _UPCAST:
+        raise TypeError(f"heatmaps: expected a floating dtype ({_FLOAT_NAMES}), got {x.dtype}")
+    _check_shape(tuple(x.shape))
+    if x.device.type not in ("cpu", "cuda"):
+        raise ValueError(f"heatmaps: expected a CPU or CUDA tensor, got device {x.device}")
+
+
+# ---------------------------------------------------------------- execution
+
+
+def _nan_error(what: str) -> ValueError:
+    return ValueError(f"heatmaps: contains NaN ({what})")
+
+
+def _run_cpu(x: torch.Tensor, thr: float, r: int, m: int, num_threads: int) -> NmsResult:
+    """``x``: contiguous CPU float32/float64 ``[B, K, H, W]``."""
+    b, k, h, w = x.shape
+    scores = torch.empty((b, k, m), dtype=x.dtype)
+    indices = torch.empty((b, k, m), dtype=torch.int64)
+    counts = torch.empty((b, k), dtype=torch.int32)
+    nan = load_cpu().heatmap_nms_cpu(x.data_ptr(), _NATIVE[x.dtype], b, k, h, w, thr, r, m,
+                                     scores.data_ptr(), indices.data_ptr(), counts.data_ptr(), num_threads)
+    if nan:
+        raise _nan_error(f"{nan} values")
+    return scores, indices, counts
+
+
+def _run_cuda(x: torch.Tensor, thr: float, r: int, m: int) -> NmsResult:
+    """``x``: contiguous CUDA float32 ``[B, K, H, W]``; runs on the device's current stream."""
+    ext = load_cuda()
+    b, k, h, w = x.shape
+    dev = x.device
+    with torch.cuda.device(dev):
+        scores = torch.empty((b, k, m), dtype=torch.float32, device=dev)
+        indices = torch.empty((b, k, m), dtype=torch.int64, device=dev)
+        counts = torch.empty((b, k), dtype=torch.int32, device=dev)
+        nan = torch.zeros(1, dtype=torch.int32, device=dev)
+        stream = torch.cuda.current_stream(dev).cuda_stream
+        ext.heatmap_nms_cuda(x.data_ptr(), b, k, h, w, thr, r, m, scores.data_ptr(), indices.data_ptr(),
+                             counts.data_ptr(), nan.data_ptr(), stream)
+    bad = int(nan.item())
+    if bad:
+        raise _nan_error(f"in {bad} of the {b * k} maps")
+    return scores, indices, counts
+
+
+def _nms_tensor(x: torch.Tensor, thr: float, r: int, m: int, num_threads: int) -> NmsResult:
+    """Checked ``x`` (any supported dtype / device / strides) -> NMS outputs."""
+    out_dtype = x.dtype
+    x = x.detach()
+    if x.dtype in _UPCAST:
+        x = x.to(torch.float32)
+    x = x.contiguous()
+    if x.device.type == "cpu":
+        scores, indices, counts = _run_cpu(x, thr, r, m, num_threads)
+    elif x.dtype == torch.float64:
+        scores, indices, counts = _run_cpu(x.cpu(), thr, r, m, num_threads)
+        scores, indices, counts = (t.to(x.device) for t in (scores, indices, counts))
+    else:
+        scores, indices, counts = _run_cuda(x, thr, r, m)
+    if scores.dtype != out_dtype:
+        scores = scores.to(out_dtype)
+    return scores, indices, counts
+
+
+def _nms_numpy(a: np.ndarray, thr: float, r: int, m: int,
+               num_threads: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    if a.dtype.kind != "f" or a.dtype.itemsize not in (2, 4, 8):
+        raise TypeError(f"heatmaps: expected a floating dtype (float16, float32 or float64), got {a.dtype}")
+    _check_shape(a.shape)
+    work_dtype = np.float64 if a.dtype.itemsize == 8 else np.float32
+    work = np.ascontiguousarray(a, dtype=work_dtype)  # native byte order, upcast float16
+    b, k, h, w = work.shape
+    scores = np.empty((b, k, m), dtype=work_dtype)
+    indices = np.empty((b, k, m), dtype=np.int64)
+    counts = np.empty((b, k), dtype=np.int32)
+    nan = load_cpu().heatmap_nms_cpu(work.ctypes.data, work.dtype.name, b, k, h, w, thr, r, m,
+                                     scores.ctypes.data, indices.ctypes.data, counts.ctypes.data, num_threads)
+    if nan:
+        raise _nan_error(f"{nan} values")
+    out_dtype = a.dtype.newbyteorder("=")
+    if scores.dtype != out_dtype:
+        scores = scores.astype(out_dtype)
+    return scores, indices, counts
+
+
+# ---------------------------------------------------------------- custom op
+
+
+@torch.library.custom_op("ssmp3d::heatmap_nms", mutates_args=())
+def _heatmap_nms_op(heatmaps: torch.Tensor, threshold: float, radius: int,
+                    max_candidates: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``torch.ops.ssmp3d.heatmap_nms``: see :func:`heatmap_nms` (torch tensors, default threads)."""
+    thr, r, m = _check_params(threshold, radius, max_candidates)
+    _check_tensor(heatmaps)
+    return _nms_tensor(heatmaps, thr, r, m, torch.get_num_threads())
+
+
+@_heatmap_nms_op.register_fake
+def _heatmap_nms_fake(heatmaps: torch.Tensor, threshold: float, radius: int,
+                      max_candidates: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    _, _, m = _check_params(threshold, radius, max_candidates)
+    _check_tensor(heatmaps)
+    b, k = heatmaps.shape[0], heatmaps.shape[1]
+    return (heatmaps.new_empty((b, k, m)),
+            heatmaps.new_empty((b, k, m), dtype=torch.int64),
+            heatmaps.new_empty((b, k), dtype=torch.int32))
+
+
+# ---------------------------------------------------------------- public API
+
+
+def heatmap_nms(heatmaps, threshold: float = 0.1, radius: int = 1, max_candidates: int = 30, *,
+                num_threads: int | None = None):
+    """Finds the peaks of each heatmap with exact tie rules (DESIGN.md section 6.1).
+
+    Pixel ``q`` is a peak iff ``h[q] > threshold`` and every other pixel ``p``
+    of the ``(2r+1)^2`` window around it (clipped at the border) has
+    ``h[p] < h[q]``, or ``h[p] == h[q]`` and ``flat(p) > flat(q)``, with
+    ``flat = y * W + x``: on a plateau only the first pixel in raster order is
+    a peak. The ``max_candidates`` best peaks of each map are kept, ordered by
+    score descending, then flat index ascending. The comparison with
+    ``threshold`` is made in the map's dtype (float32 for float16/bfloat16).
+
+    Args:
+        heatmaps: ``[B, K, H, W]`` torch tensor (CPU or CUDA) or numpy array of
+            float16, bfloat16 (torch only), float32 or float64, without NaN.
+            Any strides (non-contiguous input is copied).
+        threshold: Detection threshold (finite).
+        radius: Window radius ``r`` in ``[0, 32]``.
+        max_candidates: Peaks kept per map, ``M`` in ``[1, 4096]``.
+        num_threads: CPU threads; ``None`` = ``torch.get_num_threads()``,
+            ``0`` = all cores. Maps are split across threads (one map is never
+            split), and fewer threads are used when there is little work.
+            Ignored on CUDA. Results do not depend on it.
+
+    Returns:
+        ``(scores, indices, counts)``, of the input's kind (torch on the input
+        device, or numpy):
+
+        * ``scores``: ``[B, K, M]``, input dtype, 0 after the kept peaks.
+        * ``indices``: ``[B, K, M]`` int64 flat indices ``y * W + x``, -1 padding.
+        * ``counts``: ``[B, K]`` int32 number of kept peaks, ``<= M``.
+
+    Raises:
+        TypeError: ``heatmaps`` is not a tensor / array of a supported float
+            dtype, or an argument has the wrong type (bools are not ints).
+        ValueError: Wrong number of dims, an empty dim, a map of more than
+            ``2**30`` pixels, an unsupported device, NaN in ``heatmaps``, or an
+            argument out of range.
+        ImportError: The compiled extension needed is not built.
+    """
+    thr, r, m = _check_params(threshold, radius, max_candidates)
+    if isinstance(heatmaps, np.ndarray):
+        return _nms_numpy(heatmaps, thr, r, m, _check_threads(num_threads))
+    if not isinstance(heatmaps, torch.Tensor):
+        raise TypeError(f"heatmaps: expected a torch.Tensor or numpy.ndarray, got {type(heatmaps).__name__}")
+    _check_tensor(heatmaps)
+    if torch.compiler.is_compiling():
+        return torch.ops.ssmp3d.heatmap_nms(heatmaps.detach(), thr, r, m)
+    return _nms_tensor(heatmaps, thr, r, m, _check_threads(num_threads))
