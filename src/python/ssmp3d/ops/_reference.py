@@ -42,18 +42,22 @@ def heatmap_nms(
             nb = padded[:, :, radius + dy : radius + dy + h, radius + dx : radius + dx + w]
             later = dy > 0 or (dy == 0 and dx > 0)  # neighbour has the larger flat index
             peak &= (nb <= x) if later else (nb < x)
-    flat_peak = peak.reshape(b, k, h * w)
-    flat_val = x.reshape(b, k, h * w)
-    masked = torch.where(flat_peak, flat_val, torch.full_like(flat_val, float("-inf")))
-    # Stable descending sort: equal scores keep raster order (flat index ascending).
-    order = torch.sort(masked, dim=-1, descending=True, stable=True).indices
-    m = max_candidates
-    if order.shape[-1] < m:
-        order = torch.nn.functional.pad(order, (0, m - order.shape[-1]), value=0)
-    top = order[..., :m]
-    counts = flat_peak.sum(-1).clamp(max=m).to(torch.int32)
-    keep = torch.arange(m, device=x.device) < counts.unsqueeze(-1)
-    scores = torch.where(keep, torch.gather(flat_val, -1, top.clamp(max=h * w - 1)),
-                         torch.zeros((), dtype=x.dtype, device=x.device))
-    indices = torch.where(keep, top, torch.full_like(top, -1))
-    return scores, indices, counts
+    # Order the peaks by (map, score descending, flat index ascending): nonzero
+    # lists them by map then flat index, and stable sorts keep earlier keys.
+    flat_val = x.reshape(b * k, h * w)
+    slice_idx, flat_idx = peak.reshape(b * k, h * w).nonzero(as_tuple=True)
+    vals = flat_val[slice_idx, flat_idx]
+    order = torch.sort(vals, descending=True, stable=True).indices
+    order = order[torch.sort(slice_idx[order], stable=True).indices]
+    slice_idx, flat_idx, vals = slice_idx[order], flat_idx[order], vals[order]
+    # Rank of each peak within its map; keep the first max_candidates.
+    per_map = torch.bincount(slice_idx, minlength=b * k)
+    rank = torch.arange(slice_idx.numel(), device=x.device) - (torch.cumsum(per_map, 0) - per_map)[slice_idx]
+    keep = rank < max_candidates
+    scores = torch.zeros((b * k, max_candidates), dtype=x.dtype, device=x.device)
+    indices = torch.full((b * k, max_candidates), -1, dtype=torch.int64, device=x.device)
+    scores[slice_idx[keep], rank[keep]] = vals[keep]
+    indices[slice_idx[keep], rank[keep]] = flat_idx[keep]
+    counts = per_map.clamp(max=max_candidates).to(torch.int32)
+    return (scores.reshape(b, k, max_candidates), indices.reshape(b, k, max_candidates),
+            counts.reshape(b, k))
