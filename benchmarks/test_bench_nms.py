@@ -79,6 +79,7 @@ def test_bench_heatmap_nms(benchmark, one_thread, batch, device):
         def run():
             return heatmap_nms(x, *ARGS, num_threads=1)
 
+    benchmark.group = f"heatmap_nms batch {batch}"
     result = benchmark.pedantic(run, rounds=10 if batch > 1 else 100, warmup_rounds=2)
     for got, exp in zip(result, expected):
         assert torch.equal(got.cpu(), exp)
@@ -94,3 +95,13 @@ def test_bench_heatmap_nms(benchmark, one_thread, batch, device):
         "compiled_per_frame_ms": fast_s * 1e3 / batch,
         "speedup_vs_reference": ref_s / fast_s,
     })
+
+
+@pytest.mark.parametrize("batch", [1, 64])
+def test_bench_heatmap_nms_reference(benchmark, one_thread, batch):
+    """The reference NMS as its own row of the same group, for the table."""
+    heat = people_maps(batch)
+    benchmark.group = f"heatmap_nms batch {batch}"
+    benchmark.extra_info.update({"device": "cpu", "batch": batch, "implementation": "reference"})
+    benchmark.pedantic(lambda: _reference.heatmap_nms(heat, *ARGS), rounds=5 if batch > 1 else 30,
+                       warmup_rounds=1)
