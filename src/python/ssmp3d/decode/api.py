@@ -47,15 +47,17 @@ def _check_array(name: str, x: object, ndims: tuple[int, ...]) -> tuple[int, ...
 def _has_nan(x: torch.Tensor | np.ndarray) -> bool:
     """True when ``x`` contains a NaN.
 
-    A sum is one cheap pass and is finite whenever ``x`` holds no NaN or
-    infinity; only when it is not does the exact element test run.
+    A sum in the array's own dtype is one cheap pass and is finite when ``x``
+    holds no NaN (it may also be non-finite through infinities or overflow);
+    only then does the exact element test run.
     """
     if isinstance(x, torch.Tensor):
-        if math.isfinite(float(x.sum(dtype=torch.float64))):
+        if math.isfinite(float(x.sum())):
             return False
         return bool(torch.isnan(x).any())
-    if math.isfinite(float(x.sum(dtype=np.float64))):
-        return False
+    with np.errstate(over="ignore", invalid="ignore"):
+        if math.isfinite(float(x.sum())):
+            return False
     return bool(np.isnan(x).any())
 
 
