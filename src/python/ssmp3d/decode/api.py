@@ -52,7 +52,7 @@ def _has_nan(x: torch.Tensor | np.ndarray) -> bool:
     only then does the exact element test run.
     """
     if isinstance(x, torch.Tensor):
-        if math.isfinite(float(x.sum())):
+        if math.isfinite(float(x.detach().sum())):
             return False
         return bool(torch.isnan(x).any())
     with np.errstate(over="ignore", invalid="ignore"):
