@@ -1,6 +1,5 @@
 """Oracle round trip: decode ground-truth-encoded maps of seeded scenes (acceptance figures)."""
 
-import numpy as np
 import pytest
 
 from ssmp3d import H36M17

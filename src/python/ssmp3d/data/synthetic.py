@@ -43,6 +43,8 @@ import numpy as np
 
 from ..geometry import Camera
 from ..skeleton import PANOPTIC19, Skeleton
+from .body import (BODY_POINTS, MAX_CAPSULE_RADIUS_MM, axis_rotations, hidden_joints, sample_bodies,
+                   skeleton_index)
 from .scene import Scene
 
 __all__ = ["SceneConfig", "sample_scene", "sample_scenes", "BODY_POINTS"]
@@ -157,111 +159,6 @@ class SceneConfig:
         return cls(**kw)
 
 
-# --------------------------------------------------------------------------
-# Body model: local frame x = the person's left, y = down, z = the person's
-# back (faces -z); origin at the pelvis; millimetres for a 1.75 m person.
-# --------------------------------------------------------------------------
-
-BODY_POINTS = ("pelvis", "spine", "neck", "nose", "head", "head_center", "l_eye", "r_eye",
-               "l_ear", "r_ear", "l_shoulder", "l_elbow", "l_wrist", "r_shoulder", "r_elbow",
-               "r_wrist", "l_hip", "l_knee", "l_ankle", "r_hip", "r_knee", "r_ankle")
-"""Points of the body model; skeleton joints are selected from them by name."""
-_IDX = {name: i for i, name in enumerate(BODY_POINTS)}
-_ALIASES = {"thorax": "neck"}
-_HEAD = {  # head frame, relative to the neck
-    "nose": (0.0, -110.0, -90.0), "head": (0.0, -220.0, -10.0), "head_center": (0.0, -140.0, -10.0),
-    "l_eye": (32.0, -140.0, -70.0), "r_eye": (-32.0, -140.0, -70.0),
-    "l_ear": (72.0, -125.0, 0.0), "r_ear": (-72.0, -125.0, 0.0),
-}
-_ANKLE_HEIGHT = 75.0  # sole -> ankle joint
-# Occlusion capsules (point a, point b, radius mm for a 1.75 m person); a == b is a disc.
-_CAPSULES = (("pelvis", "neck", 120.0), ("l_shoulder", "l_hip", 80.0), ("r_shoulder", "r_hip", 80.0),
-             ("l_shoulder", "r_shoulder", 60.0), ("l_hip", "r_hip", 80.0),
-             ("l_shoulder", "l_elbow", 50.0), ("l_elbow", "l_wrist", 40.0),
-             ("r_shoulder", "r_elbow", 50.0), ("r_elbow", "r_wrist", 40.0),
-             ("l_hip", "l_knee", 75.0), ("l_knee", "l_ankle", 55.0),
-             ("r_hip", "r_knee", 75.0), ("r_knee", "r_ankle", 55.0),
-             ("neck", "head_center", 55.0), ("head_center", "head_center", 105.0))
-_CAP_A = np.array([_IDX[a] for a, _, _ in _CAPSULES])
-_CAP_B = np.array([_IDX[b] for _, b, _ in _CAPSULES])
-_CAP_R = np.array([r for _, _, r in _CAPSULES])
-_MAX_CAP_R = float(_CAP_R.max())
-
-
-def _rot(axis: int, a: np.ndarray) -> np.ndarray:
-    """Batched right-handed rotations ``[n, 3, 3]`` about ``axis`` by angles ``a [n]`` (rad)."""
-    c, s = np.cos(a), np.sin(a)
-    i, j = [(1, 2), (2, 0), (0, 1)][axis]
-    r = np.zeros(a.shape + (3, 3))
-    r[:, axis, axis] = 1.0
-    r[:, i, i], r[:, i, j], r[:, j, i], r[:, j, j] = c, -s, s, c
-    return r
-
-
-def _mv(r: np.ndarray, v) -> np.ndarray:
-    """Batched ``r [n, 3, 3] @ v [n, 3] or [3]`` -> ``[n, 3]``."""
-    v = np.broadcast_to(np.asarray(v, dtype=np.float64), r.shape[:-1])
-    return np.einsum("nij,nj->ni", r, v)
-
-
-def _chain(*rs: np.ndarray) -> np.ndarray:
-    out = rs[0]
-    for r in rs[1:]:
-        out = out @ r
-    return out
-
-
-def _sample_bodies(rng: np.random.Generator, n: int, cfg: SceneConfig):
-    """Posed bodies in the local frame.
-
-    Returns:
-        ``points [n, P, 3]`` (mm, pelvis at the origin), ``ground_y [n]`` (the
-        local ``y`` of the ground plane) and ``scale [n]`` (height / 1.75 m).
-    """
-    u = lambda lo, hi: rng.uniform(lo, hi, n)  # noqa: E731
-    rad = np.deg2rad
-    height = u(*cfg.height_range_mm)
-    s = height / 1750.0
-    seg = rng.uniform(0.95, 1.05, (6, n)) * s  # torso, upper arm, forearm, thigh, shank, head
-    pts = np.zeros((n, len(BODY_POINTS), 3))
-
-    r_torso = _chain(_rot(1, rad(u(-25, 25))), _rot(0, rad(u(-10, 30))), _rot(2, rad(u(-12, 12))))
-    neck = _mv(r_torso, (0.0, -500.0, 0.0)) * seg[0][:, None]
-    pts[:, _IDX["neck"]] = neck
-    pts[:, _IDX["spine"]] = 0.45 * neck
-    r_head = _chain(r_torso, _rot(1, rad(u(-70, 70))), _rot(0, rad(u(-30, 40))), _rot(2, rad(u(-15, 15))))
-    for name, off in _HEAD.items():
-        pts[:, _IDX[name]] = neck + _mv(r_head, off) * seg[5][:, None]
-
-    for side, sgn in (("l", 1.0), ("r", -1.0)):
-        raised = rng.random(n) < 0.4
-        flex = np.where(raised, u(-40, 170), u(-30, 45))
-        abd = np.where(raised, u(0, 110), u(0, 40))
-        elbow = np.where(rng.random(n) < 0.5, u(0, 60), u(0, 145))
-        r_arm = _chain(r_torso, _rot(2, rad(-sgn * abd)), _rot(0, rad(-flex)), _rot(1, rad(sgn * u(-30, 80))))
-        sh = neck + _mv(r_torso, (sgn * 175.0, 30.0, 0.0)) * s[:, None]
-        el = sh + _mv(r_arm, (0.0, 290.0, 0.0)) * seg[1][:, None]
-        wr = el + _mv(r_arm @ _rot(0, rad(-elbow)), (0.0, 250.0, 0.0)) * seg[2][:, None]
-        lifted = rng.random(n) < 0.15
-        if side == "l":
-            left_lifted = lifted
-        else:
-            lifted &= ~left_lifted  # at most one leg off the ground
-        hflex = np.where(lifted, u(30, 100), u(-20, 40))
-        knee = np.where(lifted, u(30, 130), u(0, 40))
-        r_leg = _chain(_rot(2, rad(-sgn * u(-8, 20))), _rot(0, rad(-hflex)), _rot(1, rad(sgn * u(-30, 30))))
-        hip = np.stack([sgn * 95.0 * s, 20.0 * s, np.zeros(n)], axis=-1)
-        kn = hip + _mv(r_leg, (0.0, 430.0, 0.0)) * seg[3][:, None]
-        an = kn + _mv(r_leg @ _rot(0, rad(knee)), (0.0, 430.0, 0.0)) * seg[4][:, None]
-        for name, v in (("shoulder", sh), ("elbow", el), ("wrist", wr),
-                        ("hip", hip), ("knee", kn), ("ankle", an)):
-            pts[:, _IDX[f"{side}_{name}"]] = v
-    # Ground: 75 mm (scaled) below the lowest ankle, and below every body point.
-    ankles = np.maximum(pts[:, _IDX["l_ankle"], 1], pts[:, _IDX["r_ankle"], 1])
-    ground_y = np.maximum(ankles + _ANKLE_HEIGHT * s, pts[..., 1].max(axis=1))
-    return pts, ground_y, s
-
-
 def _make_camera(rng: np.random.Generator, cfg: SceneConfig) -> Camera:
     """A Panoptic-like camera at ``(0, -height, 0)``, pitched down."""
     w, h = (int(v) for v in cfg.image_size)
@@ -294,7 +191,7 @@ def _place(rng, cfg: SceneConfig, cam: Camera, pts, ground_y, scale):
             phi = np.where(at_border, edge, phi)
         x = z * np.tan(phi)
         heading = rng.uniform(0.0, 2.0 * np.pi, b)
-        world = np.einsum("bij,pj->bpi", _rot(1, heading), pts[i])
+        world = np.einsum("bij,pj->bpi", axis_rotations(1, heading), pts[i])
         world += np.stack([x, np.full(b, -ground_y[i]), z], axis=-1)[:, None, :]
         cam_pts = world @ cam.R.T + cam.t  # [b, P, 3]
         uv = cam.project(cam_pts)
@@ -314,7 +211,7 @@ def _place(rng, cfg: SceneConfig, cam: Camera, pts, ground_y, scale):
             # Footprint: box of the body points grown by the largest capsule
             # radius and the margin; NaN (a point behind the camera) rejects.
             zmin = np.maximum(cam_pts[..., 2].min(axis=1), 1.0)
-            grow = f * _MAX_CAP_R * scale[i] / zmin + cfg.box_margin_px
+            grow = f * MAX_CAPSULE_RADIUS_MM * scale[i] / zmin + cfg.box_margin_px
             box = np.concatenate([uv.min(axis=1) - grow[:, None], uv.max(axis=1) + grow[:, None]], axis=1)
             ok &= np.all(np.isfinite(box), axis=1)
             for q in boxes:
@@ -329,36 +226,6 @@ def _place(rng, cfg: SceneConfig, cam: Camera, pts, ground_y, scale):
         if not cfg.allow_overlap:
             boxes.append(box[g])
     return np.asarray(placed_cam).reshape(-1, len(BODY_POINTS), 3), np.asarray(kept, dtype=np.int64)
-
-
-def _hidden(cam: Camera, body_cam: np.ndarray, joints_uv: np.ndarray, scale: np.ndarray) -> np.ndarray:
-    """``[M, K]`` bool: joint inside an occlusion capsule of a nearer person."""
-    m = body_cam.shape[0]
-    if m < 2:
-        return np.zeros(joints_uv.shape[:2], dtype=bool)
-    f = cam.K[0, 0]
-    uv = cam.project(body_cam)  # [M, P, 2]
-    a, b = uv[:, _CAP_A], uv[:, _CAP_B]  # [M, C, 2]
-    za, zb = body_cam[:, _CAP_A, 2], body_cam[:, _CAP_B, 2]
-    r = f * _CAP_R[None] * scale[:, None] / np.maximum(0.5 * (za + zb), 1.0)  # [M, C]
-    ab = b - a
-    q = joints_uv[:, :, None, None, :]  # [M, K, 1, 1, 2] vs capsules [1, 1, M, C, 2]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        t = np.einsum("pkmci,mci->pkmc", q - a, ab) / np.einsum("mci,mci->mc", ab, ab)
-        t = np.clip(np.nan_to_num(t, nan=0.0), 0.0, 1.0)
-        d = q - (a + t[..., None] * ab)
-        inside = np.einsum("pkmci,pkmci->pkmc", d, d) <= r * r  # [M, K, M, C]
-    depth = body_cam[:, _IDX["pelvis"], 2]
-    nearer = depth[None, :] < depth[:, None]  # [p, q]: q nearer than p
-    return np.any(inside.any(axis=-1) & nearer[:, None, :], axis=-1)
-
-
-def _skeleton_index(skeleton: Skeleton) -> np.ndarray:
-    try:
-        return np.array([_IDX[_ALIASES.get(n, n)] for n in skeleton.joints])
-    except KeyError as e:
-        raise ValueError(f"skeleton: joint {e.args[0]!r} of {skeleton.name!r} is not in the "
-                         f"synthetic body model {BODY_POINTS}") from None
 
 
 def _as_rng(seed_or_rng) -> np.random.Generator:
@@ -393,17 +260,17 @@ def sample_scene(seed_or_rng, config: SceneConfig | None = None, skeleton: Skele
         raise TypeError(f"config: expected a SceneConfig, got {type(config).__name__}")
     if not isinstance(skeleton, Skeleton):
         raise TypeError(f"skeleton: expected a Skeleton, got {type(skeleton).__name__}")
-    sel = _skeleton_index(skeleton)
+    sel = skeleton_index(skeleton)
     rng = _as_rng(seed_or_rng)
     cam = _make_camera(rng, config)
     n = int(rng.integers(config.min_people, config.max_people + 1))
-    pts, ground_y, scale = _sample_bodies(rng, n, config)
+    pts, ground_y, scale = sample_bodies(rng, n, config.height_range_mm)
     body_cam, kept = _place(rng, config, cam, pts, ground_y, scale)
     m = body_cam.shape[0]
     joints3d = body_cam[:, sel]  # [M, K, 3]
     joints2d = cam.project(joints3d)
     in_image = cam.in_image(joints2d) & (joints3d[..., 2] > 0)
-    hidden = _hidden(cam, body_cam, joints2d, scale[kept])
+    hidden = hidden_joints(cam, body_cam, joints2d, scale[kept])
     return Scene(camera=cam, joints3d=joints3d, joints2d=joints2d, in_image=in_image,
                  visible=in_image & ~hidden, valid3d=np.ones((m, len(sel)), dtype=bool))
 

@@ -8,8 +8,7 @@ from enum import IntEnum
 
 import numpy as np
 
-from ..geometry import MapTransform
-from ..skeleton import PANOPTIC19, Skeleton
+from ..skeleton import Skeleton
 
 BACKENDS = ("python", "cpu", "cuda")
 READOUTS = ("full", "naive")
