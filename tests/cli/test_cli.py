@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -70,3 +71,11 @@ def test_unbuilt_backend_is_a_clean_error(capsys):
     assert main(["oracle", "--scenes", "1", "--backend", missing[0]]) == 2
     err = capsys.readouterr().err
     assert "backend" in err and len(err.strip().splitlines()) == 1
+
+
+def test_console_script_when_installed():
+    exe = shutil.which("ssmp3d")
+    if exe is None:
+        pytest.skip("the ssmp3d console script is not installed (source-tree run)")
+    proc = subprocess.run([exe, "--version"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0 and proc.stdout.startswith("ssmp3d ")

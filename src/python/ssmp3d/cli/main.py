@@ -12,6 +12,7 @@ import math
 import sys
 from collections.abc import Sequence
 
+from .. import __version__
 from . import bench, oracle
 
 
@@ -26,6 +27,7 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser (sub-commands register their own options)."""
     parser = _Parser(prog="ssmp3d", description="Single-shot multi-person 3D human pose estimation.")
+    parser.add_argument("--version", action="version", version=f"ssmp3d {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     for module in (oracle, bench):
         p = module.add_parser(sub)
