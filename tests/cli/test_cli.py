@@ -28,6 +28,13 @@ def test_oracle_json():
     assert 0.9 <= out["recall"] <= 1.0
 
 
+def test_oracle_h36m_skeleton():
+    proc = _run("oracle", "--scenes", "3", "--skeleton", "h36m17", "--json")
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["skeleton"] == "h36m17" and len(out["per_joint_mm"]) == 17
+
+
 def test_oracle_human_text_and_naive():
     proc = _run("oracle", "--scenes", "3", "--readout", "naive", "--preset", "sparse", "--max-people", "3")
     assert proc.returncode == 0, proc.stderr

@@ -132,6 +132,7 @@ def run_oracle(
         scenes=len(scenes),
         preset=config.preset if sampled else "given",
         seed=config.seed,
+        skeleton=skeleton.name,
         readouts=reports,
         full_over_naive=(full / naive) if full is not None and naive else None,
     )

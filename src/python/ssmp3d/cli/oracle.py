@@ -7,6 +7,7 @@ import argparse
 from ..decode import DecodeConfig
 from ..decode.types import BACKENDS, READOUTS
 from ..oracle import OracleConfig, run_oracle
+from ..skeleton import SKELETONS, get_skeleton
 from .progress import progress_bar
 
 
@@ -20,6 +21,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--max-people", type=int, default=12, help="most people per scene (default 12)")
     p.add_argument("--preset", choices=("crowded", "sparse"), default="crowded",
                    help="crowded: truncation and occlusion; sparse: separate, fully visible people")
+    p.add_argument("--skeleton", choices=sorted(SKELETONS), default="panoptic19", help="joint set")
     p.add_argument("--backend", choices=BACKENDS, default="python", help="decoder backend")
     p.add_argument("--readout", choices=READOUTS, default="full", help="headline read-out")
     p.add_argument("--batch-size", type=int, default=16, help="frames per decode call")
@@ -32,7 +34,7 @@ def run(args: argparse.Namespace) -> tuple[dict, str]:
                           max_people=args.max_people, backend=args.backend, batch_size=args.batch_size,
                           decode=DecodeConfig(readout=args.readout))
     with progress_bar(config.scenes, "oracle", "frame") as advance:
-        report = run_oracle(config, progress=advance)
+        report = run_oracle(config, skeleton=get_skeleton(args.skeleton), progress=advance)
     return report, format_report(report)
 
 
