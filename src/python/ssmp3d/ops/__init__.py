@@ -9,5 +9,7 @@ op, used as the specification in tests, live in :mod:`ssmp3d.ops._reference`.
 """
 
 from .heatmap_nms import heatmap_nms
+from .encode import encode_heatmaps, encode_orpm, encode_tag_maps
 
 __all__ = ["heatmap_nms"]
+__all__ += ["encode_heatmaps", "encode_orpm", "encode_tag_maps"]
