@@ -38,8 +38,8 @@ from ..skeleton import Skeleton
 from ._ext import load_cpu
 from .heatmap_nms import _check_threads
 
-__all__ = ["encode_heatmaps", "encode_orpm", "encode_tag_maps", "readout_chains",
-           "MAX_PIXELS", "MAX_OUTPUT_VALUES"]
+__all__ = ["MAX_OUTPUT_VALUES", "MAX_PIXELS", "encode_heatmaps", "encode_orpm", "encode_tag_maps",
+           "readout_chains"]
 
 #: Largest accepted ``H * W``.
 MAX_PIXELS = 1 << 30
