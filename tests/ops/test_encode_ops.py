@@ -7,7 +7,6 @@ import math
 import numpy as np
 import pytest
 import torch
-
 from ssmp3d.data.synthetic import SceneConfig, sample_scenes
 from ssmp3d.encode import TargetConfig, encode_batch, encode_scene
 from ssmp3d.encode.heatmaps import exp_to_float32
@@ -38,7 +37,7 @@ def random_batch(rng: np.random.Generator, b: int, n: int, k: int, h: int, w: in
     bones_valid = rng.random((b, n, k)) < 0.85
     bones[~bones_valid] = np.nan
     tags = rng.normal(scale=5.0, size=(b, n))
-    return dict(joints=joints, valid=valid, depth=depth, bones=bones, bones_valid=bones_valid, tags=tags)
+    return {"joints": joints, "valid": valid, "depth": depth, "bones": bones, "bones_valid": bones_valid, "tags": tags}
 
 
 def random_shape(rng: np.random.Generator) -> tuple[int, int, int, int]:
@@ -57,7 +56,9 @@ def assert_equal(got, expected, name: str) -> None:
     assert got.dtype == expected.dtype == np.float32, name
     assert got.shape == expected.shape, f"{name}: {got.shape} != {expected.shape}"
     bad = np.argwhere(got != expected)
-    assert bad.size == 0, f"{name}: {len(bad)} values differ, first at {bad[0]}: {got[tuple(bad[0])]} != {expected[tuple(bad[0])]}"
+    if bad.size:
+        first = tuple(bad[0])
+        raise AssertionError(f"{name}: {len(bad)} values differ, first at {first}: {got[first]} != {expected[first]}")
 
 
 # ---------------------------------------------------------------- equality with the reference
@@ -236,7 +237,7 @@ def _op_args(seed: int = 3):
 
 
 def test_opcheck():
-    d, t = _op_args()
+    _d, t = _op_args()
     torch.library.opcheck(torch.ops.ssmp3d.encode_heatmaps.default, (t["joints"], t["valid"], 16, 12, 2.0))
     torch.library.opcheck(torch.ops.ssmp3d.encode_orpm.default,
                           (t["joints"], t["bones"], t["valid"], t["bones_valid"], t["depth"],
@@ -280,68 +281,69 @@ def _good():
 
 
 def _heat(d, **kw):
-    args = dict(joints_map=d["joints"], valid=d["valid"], size=(10, 10), sigma=2.0)
+    args = {"joints_map": d["joints"], "valid": d["valid"], "size": (10, 10), "sigma": 2.0}
     args.update(kw)
     return encode_heatmaps(**args)
 
 
 def _orpm(d, **kw):
-    args = dict(joints_map=d["joints"], bones_m=d["bones"], valid=d["valid"], depth=d["depth"],
-                skeleton=PANOPTIC19, size=(10, 10), radius=2, bones_valid=d["bones_valid"])
+    args = {"joints_map": d["joints"], "bones_m": d["bones"], "valid": d["valid"], "depth": d["depth"],
+                "skeleton": PANOPTIC19, "size": (10, 10), "radius": 2, "bones_valid": d["bones_valid"]}
     args.update(kw)
     return encode_orpm(**args)
 
 
 def _tags(d, **kw):
-    args = dict(joints_map=d["joints"], valid=d["valid"], depth=d["depth"], size=(10, 10), tag_values=d["tags"],
-                radius=2)
+    args = {"joints_map": d["joints"], "valid": d["valid"], "depth": d["depth"], "size": (10, 10),
+            "tag_values": d["tags"],
+                "radius": 2}
     args.update(kw)
     return encode_tag_maps(**args)
 
 
 BAD = [
     # (encoder, overrides from the good inputs, exception, message)
-    (_heat, lambda d: dict(joints_map=d["joints"][0]), ValueError, r"joints_map: expected shape \[B, N, K, 2\]"),
-    (_heat, lambda d: dict(joints_map=d["joints"][..., :1]), ValueError, "joints_map: expected shape"),
-    (_heat, lambda d: dict(joints_map=d["joints"].astype(complex)), TypeError, "joints_map: expected a real"),
-    (_heat, lambda d: dict(joints_map=np.zeros((0, 3, 19, 2)), valid=np.zeros((0, 3, 19), bool)), ValueError,
+    (_heat, lambda d: {"joints_map": d["joints"][0]}, ValueError, r"joints_map: expected shape \[B, N, K, 2\]"),
+    (_heat, lambda d: {"joints_map": d["joints"][..., :1]}, ValueError, "joints_map: expected shape"),
+    (_heat, lambda d: {"joints_map": d["joints"].astype(complex)}, TypeError, "joints_map: expected a real"),
+    (_heat, lambda d: {"joints_map": np.zeros((0, 3, 19, 2)), "valid": np.zeros((0, 3, 19), bool)}, ValueError,
      "non-empty batch"),
-    (_heat, lambda d: dict(joints_map=np.zeros((2, 3, 0, 2)), valid=np.zeros((2, 3, 0), bool)), ValueError,
+    (_heat, lambda d: {"joints_map": np.zeros((2, 3, 0, 2)), "valid": np.zeros((2, 3, 0), bool)}, ValueError,
      "non-empty batch"),
-    (_heat, lambda d: dict(valid=d["valid"][:, :2]), ValueError, r"valid: expected shape \(2, 3, 19\)"),
-    (_heat, lambda d: dict(valid=d["valid"] * 2), ValueError, "valid: integer flags must be 0 or 1"),
-    (_heat, lambda d: dict(valid=d["valid"].astype(float)), TypeError, "valid: expected a bool"),
-    (_heat, lambda d: dict(joints_map=np.where(np.isnan(d["joints"]), np.inf, d["joints"]),
-                           valid=np.ones((2, 3, 19), bool)), ValueError, "finite coordinates"),
-    (_heat, lambda d: dict(sigma=-1.0), ValueError, "sigma: must be finite and > 0"),
-    (_heat, lambda d: dict(sigma=0.0), ValueError, "sigma"),
-    (_heat, lambda d: dict(sigma=float("nan")), ValueError, "sigma"),
-    (_heat, lambda d: dict(sigma="2"), TypeError, "sigma"),
-    (_heat, lambda d: dict(size=(0, 10)), ValueError, "size: H and W must be positive"),
-    (_heat, lambda d: dict(size=(10,)), TypeError, "size"),
-    (_heat, lambda d: dict(size=(10.0, 10)), TypeError, "size"),
-    (_heat, lambda d: dict(size=(1 << 16, 1 << 16)), ValueError, r"H \* W must be <= 2\*\*30"),
-    (_heat, lambda d: dict(size=(1 << 15, 1 << 15)), ValueError, "more than 2\\*\\*34 values"),
-    (_heat, lambda d: dict(num_threads=-1), ValueError, "num_threads"),
-    (_heat, lambda d: dict(num_threads=1.5), TypeError, "num_threads"),
-    (_heat, lambda d: dict(joints_map=torch.zeros(2, 3, 19, 2, device="meta"),
-                           valid=torch.zeros(2, 3, 19, dtype=torch.bool)), ValueError, "expected a CPU tensor"),
-    (_orpm, lambda d: dict(radius=-1), ValueError, "radius: must be >= 0"),
-    (_orpm, lambda d: dict(radius=1.0), TypeError, "radius"),
-    (_orpm, lambda d: dict(skeleton=H36M17), ValueError, "skeleton 'h36m17' has 17 joints, got K=19"),
-    (_orpm, lambda d: dict(skeleton="panoptic"), TypeError, "skeleton: expected a Skeleton"),
-    (_orpm, lambda d: dict(bones_m=d["bones"][..., :2]), ValueError, r"bones_m: expected shape \[B, N, K, 3\]"),
-    (_orpm, lambda d: dict(bones_m=d["bones"][:1]), ValueError, r"bones_m: expected shape \(2, 3, 19, 3\)"),
-    (_orpm, lambda d: dict(bones_valid=None, bones_m=np.where(d["bones_valid"][..., None], d["bones"], np.nan)),
+    (_heat, lambda d: {"valid": d["valid"][:, :2]}, ValueError, r"valid: expected shape \(2, 3, 19\)"),
+    (_heat, lambda d: {"valid": d["valid"] * 2}, ValueError, "valid: integer flags must be 0 or 1"),
+    (_heat, lambda d: {"valid": d["valid"].astype(float)}, TypeError, "valid: expected a bool"),
+    (_heat, lambda d: {"joints_map": np.where(np.isnan(d["joints"]), np.inf, d["joints"]),
+                           "valid": np.ones((2, 3, 19), bool)}, ValueError, "finite coordinates"),
+    (_heat, lambda d: {"sigma": -1.0}, ValueError, "sigma: must be finite and > 0"),
+    (_heat, lambda d: {"sigma": 0.0}, ValueError, "sigma"),
+    (_heat, lambda d: {"sigma": float("nan")}, ValueError, "sigma"),
+    (_heat, lambda d: {"sigma": "2"}, TypeError, "sigma"),
+    (_heat, lambda d: {"size": (0, 10)}, ValueError, "size: H and W must be positive"),
+    (_heat, lambda d: {"size": (10,)}, TypeError, "size"),
+    (_heat, lambda d: {"size": (10.0, 10)}, TypeError, "size"),
+    (_heat, lambda d: {"size": (1 << 16, 1 << 16)}, ValueError, r"H \* W must be <= 2\*\*30"),
+    (_heat, lambda d: {"size": (1 << 15, 1 << 15)}, ValueError, "more than 2\\*\\*34 values"),
+    (_heat, lambda d: {"num_threads": -1}, ValueError, "num_threads"),
+    (_heat, lambda d: {"num_threads": 1.5}, TypeError, "num_threads"),
+    (_heat, lambda d: {"joints_map": torch.zeros(2, 3, 19, 2, device="meta"),
+                           "valid": torch.zeros(2, 3, 19, dtype=torch.bool)}, ValueError, "expected a CPU tensor"),
+    (_orpm, lambda d: {"radius": -1}, ValueError, "radius: must be >= 0"),
+    (_orpm, lambda d: {"radius": 1.0}, TypeError, "radius"),
+    (_orpm, lambda d: {"skeleton": H36M17}, ValueError, "skeleton 'h36m17' has 17 joints, got K=19"),
+    (_orpm, lambda d: {"skeleton": "panoptic"}, TypeError, "skeleton: expected a Skeleton"),
+    (_orpm, lambda d: {"bones_m": d["bones"][..., :2]}, ValueError, r"bones_m: expected shape \[B, N, K, 3\]"),
+    (_orpm, lambda d: {"bones_m": d["bones"][:1]}, ValueError, r"bones_m: expected shape \(2, 3, 19, 3\)"),
+    (_orpm, lambda d: {"bones_valid": None, "bones_m": np.where(d["bones_valid"][..., None], d["bones"], np.nan)},
      ValueError, "bones_m: bone vectors must be finite"),
-    (_orpm, lambda d: dict(bones_valid=d["bones_valid"][0]), ValueError, "bones_valid: expected shape"),
-    (_orpm, lambda d: dict(depth=d["depth"][:, :2]), ValueError, r"depth: expected shape \(2, 3\)"),
-    (_orpm, lambda d: dict(depth=d["depth"][0]), ValueError, r"depth: expected shape \[B, N\]"),
-    (_orpm, lambda d: dict(depth=d["depth"] * np.nan), ValueError, "depth: must be finite"),
-    (_tags, lambda d: dict(tag_values=d["tags"][:, :1]), ValueError, r"tag_values: expected shape \(2, 3\)"),
-    (_tags, lambda d: dict(tag_values=d["tags"] + np.inf), ValueError, "tag_values: must be finite"),
-    (_tags, lambda d: dict(depth=np.array(["a"] * 6).reshape(2, 3)), TypeError, "depth: expected a real"),
-    (_tags, lambda d: dict(radius=-3), ValueError, "radius"),
+    (_orpm, lambda d: {"bones_valid": d["bones_valid"][0]}, ValueError, "bones_valid: expected shape"),
+    (_orpm, lambda d: {"depth": d["depth"][:, :2]}, ValueError, r"depth: expected shape \(2, 3\)"),
+    (_orpm, lambda d: {"depth": d["depth"][0]}, ValueError, r"depth: expected shape \[B, N\]"),
+    (_orpm, lambda d: {"depth": d["depth"] * np.nan}, ValueError, "depth: must be finite"),
+    (_tags, lambda d: {"tag_values": d["tags"][:, :1]}, ValueError, r"tag_values: expected shape \(2, 3\)"),
+    (_tags, lambda d: {"tag_values": d["tags"] + np.inf}, ValueError, "tag_values: must be finite"),
+    (_tags, lambda d: {"depth": np.array(["a"] * 6).reshape(2, 3)}, TypeError, "depth: expected a real"),
+    (_tags, lambda d: {"radius": -3}, ValueError, "radius"),
 ]
 
 
