@@ -288,15 +288,14 @@ def _heat(d, **kw):
 
 def _orpm(d, **kw):
     args = {"joints_map": d["joints"], "bones_m": d["bones"], "valid": d["valid"], "depth": d["depth"],
-                "skeleton": PANOPTIC19, "size": (10, 10), "radius": 2, "bones_valid": d["bones_valid"]}
+            "skeleton": PANOPTIC19, "size": (10, 10), "radius": 2, "bones_valid": d["bones_valid"]}
     args.update(kw)
     return encode_orpm(**args)
 
 
 def _tags(d, **kw):
     args = {"joints_map": d["joints"], "valid": d["valid"], "depth": d["depth"], "size": (10, 10),
-            "tag_values": d["tags"],
-                "radius": 2}
+            "tag_values": d["tags"], "radius": 2}
     args.update(kw)
     return encode_tag_maps(**args)
 
