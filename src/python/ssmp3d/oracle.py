@@ -13,13 +13,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
-import numpy as np
 import torch
 
 from .data.scene import Scene
 from .data.synthetic import SceneConfig, sample_scenes
 from .decode import DecodeConfig, DecodeResult, decode
-from .encode import TargetConfig, encode_scene
+from .encode import TargetConfig, encode_batch
 from .eval import EvalConfig, Evaluator
 from .geometry import MapTransform
 from .skeleton import PANOPTIC19, Skeleton
@@ -75,15 +74,16 @@ def stack_maps(
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Ground-truth maps of ``scenes`` as a batch.
 
+    Encoded by :func:`ssmp3d.encode.encode_batch` with ``backend="auto"``:
+    the compiled encoders when ``ssmp3d._C`` is built, else the reference;
+    the maps are identical either way.
+
     Returns:
         ``heatmaps [B, K, H, W]``, ``tags [B, K, H, W]`` (oracle tag maps) and
         ``orpm [B, K, 3, H, W]``, float32 CPU tensors.
     """
-    encoded = [encode_scene(s, skeleton, targets) for s in scenes]
-    heat = torch.from_numpy(np.stack([e.heatmaps for e in encoded]))
-    tags = torch.from_numpy(np.stack([e.tag_maps for e in encoded]))
-    orpm = torch.from_numpy(np.stack([e.orpm for e in encoded]))
-    return heat, tags, orpm
+    enc = encode_batch(scenes, skeleton, targets, backend="auto")
+    return torch.from_numpy(enc.heatmaps), torch.from_numpy(enc.tag_maps), torch.from_numpy(enc.orpm)
 
 
 def run_oracle(

@@ -8,14 +8,23 @@ for bit.
 from .heatmaps import encode_heatmaps, gaussian_radius
 from .orpm import depth_order, disc_offsets, encode_orpm
 from .tags import ORACLE_TAG_SPACING, encode_tag_maps, oracle_tag_values, tag_indices
-from .targets import TargetConfig, Targets, encode_scene, mean_bone_vectors
+from .targets import (
+    BatchTargets,
+    TargetConfig,
+    Targets,
+    encode_batch,
+    encode_scene,
+    mean_bone_vectors,
+)
 
 __all__ = [
     "ORACLE_TAG_SPACING",
+    "BatchTargets",
     "TargetConfig",
     "Targets",
     "depth_order",
     "disc_offsets",
+    "encode_batch",
     "encode_heatmaps",
     "encode_orpm",
     "encode_scene",

@@ -16,10 +16,16 @@ conversion), then calls the reference encoders:
   the pelvis is not ``valid3d``, the mean ``z`` of the valid joints; 0 when
   none is valid (such a person writes nothing anyway).
 * Oracle tag values: :func:`ssmp3d.encode.tags.oracle_tag_values`.
+
+:func:`encode_batch` encodes a list of scenes at once for training, padded
+to a common number of people, with the compiled batched encoders of
+:mod:`ssmp3d.ops` (``backend="cpu"``) or the reference above
+(``backend="python"``); both give identical arrays.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -38,7 +44,7 @@ from .heatmaps import (
 from .orpm import encode_orpm
 from .tags import encode_tag_maps, oracle_tag_values, tag_indices
 
-__all__ = ["TargetConfig", "Targets", "encode_scene", "mean_bone_vectors"]
+__all__ = ["BatchTargets", "TargetConfig", "Targets", "encode_batch", "encode_scene", "mean_bone_vectors"]
 
 
 @dataclass(frozen=True)
@@ -120,6 +126,147 @@ def encode_scene(scene: Scene, skeleton: Skeleton = PANOPTIC19, config: TargetCo
         TypeError: wrong argument types.
         ValueError: inconsistent shapes or strides, NaN in valid joints.
     """
+    config = TargetConfig() if config is None else config
+    inp = _scene_inputs(scene, skeleton, config, transform)
+    heat, tag_maps, orpm, weight = _encode_inputs(inp, skeleton, config)
+    joints_map = inp.joints_map
+    idx = tag_indices(joints_map, inp.valid2d, inp.size)
+    return Targets(heatmaps=heat, tag_maps=tag_maps, tag_indices=idx, orpm=orpm,
+                   orpm_weight=weight, joints_map=joints_map)
+
+
+
+@dataclass(frozen=True, eq=False)
+class BatchTargets:
+    """Encoded targets of a batch of ``B`` scenes, padded to ``N`` = the most people.
+
+    Image ``b`` equals :func:`encode_scene` of scene ``b`` bit for bit; people
+    slots ``>= num_people[b]`` are padding.
+
+    Attributes:
+        heatmaps: ``[B, K, H, W]`` float32.
+        tag_maps: ``[B, K, H, W]`` float32 oracle tag maps.
+        tag_indices: ``[B, N, K, 2]`` int64 (flat index, flag); padding (0, 0).
+        orpm: ``[B, K, 3, H, W]`` float32.
+        orpm_weight: ``[B, K, H, W]`` float32 0/1.
+        joints_map: ``[B, N, K, 2]`` float64 map coordinates; padding NaN.
+        num_people: ``[B]`` int64 people per scene.
+    """
+
+    heatmaps: np.ndarray
+    tag_maps: np.ndarray
+    tag_indices: np.ndarray
+    orpm: np.ndarray
+    orpm_weight: np.ndarray
+    joints_map: np.ndarray
+    num_people: np.ndarray
+
+
+BACKENDS = ("auto", "cpu", "python")
+
+
+def encode_batch(scenes: Sequence[Scene], skeleton: Skeleton = PANOPTIC19,
+                 config: TargetConfig | None = None, transform: MapTransform | None = None, *,
+                 backend: str = "auto", num_threads: int | None = None) -> BatchTargets:
+    """Encodes a batch of scenes: the training path.
+
+    ``backend="cpu"`` pads the scenes' people to a common ``N`` and runs the
+    compiled batched encoders of :mod:`ssmp3d.ops` (several times faster);
+    ``"python"`` calls :func:`encode_scene` per scene and stacks; ``"auto"``
+    (default) is ``"cpu"`` when ``ssmp3d._C`` is built, else ``"python"``.
+    All give identical arrays.
+
+    Args:
+        scenes: Non-empty sequence of scenes with the same map size (same
+            image size, or ``config.map_size`` set).
+        skeleton, config, transform: As :func:`encode_scene`.
+        backend: ``"auto"``, ``"cpu"`` or ``"python"``.
+        num_threads: CPU threads of the compiled encoders (``None`` =
+            ``torch.get_num_threads()``, ``0`` = all cores).
+
+    Returns:
+        The :class:`BatchTargets` (numpy arrays).
+
+    Raises:
+        TypeError, ValueError: as :func:`encode_scene`; an empty batch,
+            scenes with different map sizes, an unknown backend.
+        ImportError: ``backend="cpu"`` without ``ssmp3d._C``.
+    """
+    if backend not in BACKENDS:
+        raise ValueError(f"backend: expected one of {BACKENDS}, got {backend!r}")
+    if isinstance(scenes, Scene) or not isinstance(scenes, Sequence):
+        raise TypeError(f"scenes: expected a sequence of Scene, got {type(scenes).__name__}")
+    if len(scenes) == 0:
+        raise ValueError("scenes: expected at least one scene")
+    config = TargetConfig() if config is None else config
+    inputs = [_scene_inputs(s, skeleton, config, transform) for s in scenes]
+    size = inputs[0].size
+    for i, inp in enumerate(inputs):
+        if inp.size != size:
+            raise ValueError(f"scenes: scene {i} has map size {inp.size}, scene 0 {size}; "
+                             "use images of one size or set config.map_size")
+    if backend == "auto":
+        from ..ops._ext import has_cpu_ext
+
+        backend = "cpu" if has_cpu_ext() else "python"
+    b, k = len(inputs), skeleton.num_joints
+    counts = np.array([inp.depth.shape[0] for inp in inputs], dtype=np.int64)
+    n = int(counts.max())
+    joints = np.full((b, n, k, 2), np.nan)
+    valid = np.zeros((b, n, k), dtype=bool)
+    for i, inp in enumerate(inputs):
+        joints[i, : counts[i]] = inp.joints_map
+        valid[i, : counts[i]] = inp.valid2d
+    idx = np.stack([tag_indices(joints[i], valid[i], size) for i in range(b)])
+    if backend == "python":
+        per = [_encode_inputs(inp, skeleton, config) for inp in inputs]
+        heat, tags, orpm, weight = (np.stack([p[j] for p in per]) for j in range(4))
+    else:
+        from .. import ops
+
+        bones = np.zeros((b, n, k, 3))
+        bones_valid = np.zeros((b, n, k), dtype=bool)
+        depth = np.zeros((b, n))
+        for i, inp in enumerate(inputs):
+            bones[i, : counts[i]] = inp.bones_m
+            bones_valid[i, : counts[i]] = inp.bones_valid
+            depth[i, : counts[i]] = inp.depth
+        bones = np.where(bones_valid[..., None], bones, 0.0)
+        heat = ops.encode_heatmaps(joints, valid, size, config.sigma, num_threads=num_threads)
+        orpm, weight = ops.encode_orpm(joints, bones, valid, depth, skeleton=skeleton, size=size,
+                                       radius=config.orpm_radius, bones_valid=bones_valid,
+                                       num_threads=num_threads)
+        tags = ops.encode_tag_maps(joints, valid, depth, size, radius=config.tag_radius,
+                                   num_threads=num_threads)
+    return BatchTargets(heatmaps=heat, tag_maps=tags, tag_indices=idx, orpm=orpm, orpm_weight=weight,
+                        joints_map=joints, num_people=counts)
+
+
+def _encode_inputs(inp: _SceneInputs, skeleton: Skeleton, config: TargetConfig):
+    """Reference ``(heatmaps, tag_maps, orpm, orpm_weight)`` of one scene's inputs."""
+    n = inp.depth.shape[0]
+    heat = encode_heatmaps(inp.joints_map, inp.valid2d, inp.size, config.sigma)
+    orpm, weight = encode_orpm(inp.joints_map, inp.bones_m, inp.valid2d, inp.depth, skeleton, inp.size,
+                               config.orpm_radius, bones_valid=inp.bones_valid)
+    tags = encode_tag_maps(inp.joints_map, inp.valid2d, inp.depth, inp.size, oracle_tag_values(n),
+                           config.tag_radius)
+    return heat, tags, orpm, weight
+
+@dataclass(frozen=True, eq=False)
+class _SceneInputs:
+    """What the encoders need from one scene (see the module docstring)."""
+
+    joints_map: np.ndarray  # [N, K, 2] float64
+    valid2d: np.ndarray  # [N, K] bool
+    bones_m: np.ndarray  # [N, K, 3] float64
+    bones_valid: np.ndarray  # [N, K] bool
+    depth: np.ndarray  # [N] float64
+    size: tuple[int, int]
+
+
+def _scene_inputs(scene: Scene, skeleton: Skeleton, config: TargetConfig | None,
+                  transform: MapTransform | None) -> _SceneInputs:
+    """Checks the arguments of :func:`encode_scene` and derives the encoder inputs."""
     if not isinstance(scene, Scene):
         raise TypeError(f"scene: expected a Scene, got {type(scene).__name__}")
     if not isinstance(skeleton, Skeleton):
@@ -162,14 +309,8 @@ def encode_scene(scene: Scene, skeleton: Skeleton = PANOPTIC19, config: TargetCo
     bones_valid = valid3d & valid3d[:, par]
     depth = _person_depth(joints3d, valid3d, skeleton.pelvis)
 
-    heat = encode_heatmaps(joints_map, valid2d, size, config.sigma)
-    orpm, weight = encode_orpm(joints_map, bones_m, valid2d, depth, skeleton, size,
-                               config.orpm_radius, bones_valid=bones_valid)
-    tag_maps = encode_tag_maps(joints_map, valid2d, depth, size, oracle_tag_values(n),
-                               config.tag_radius)
-    idx = tag_indices(joints_map, valid2d, size)
-    return Targets(heatmaps=heat, tag_maps=tag_maps, tag_indices=idx, orpm=orpm,
-                   orpm_weight=weight, joints_map=joints_map)
+    return _SceneInputs(joints_map=joints_map, valid2d=valid2d, bones_m=bones_m,
+                        bones_valid=bones_valid, depth=depth, size=size)
 
 
 def mean_bone_vectors(joints3d_mm, skeleton: Skeleton = PANOPTIC19, valid3d=None) -> np.ndarray:

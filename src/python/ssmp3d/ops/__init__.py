@@ -8,6 +8,8 @@ extensions are loaded on first use, not on import. Pure torch twins of every
 op, used as the specification in tests, live in :mod:`ssmp3d.ops._reference`.
 """
 
+from .encode import encode_heatmaps, encode_orpm, encode_tag_maps
 from .heatmap_nms import heatmap_nms
 
 __all__ = ["heatmap_nms"]
+__all__ += ["encode_heatmaps", "encode_orpm", "encode_tag_maps"]

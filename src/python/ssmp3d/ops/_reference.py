@@ -7,6 +7,7 @@ for exact equality against these.
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 
@@ -61,3 +62,33 @@ def heatmap_nms(
     counts = per_map.clamp(max=max_candidates).to(torch.int32)
     return (scores.reshape(b, k, max_candidates), indices.reshape(b, k, max_candidates),
             counts.reshape(b, k))
+
+
+# ---- target encoders: batched loops over the numpy reference encoders (ssmp3d.encode) ----
+
+
+def encode_heatmaps(joints_map, valid, size, sigma: float):
+    """``[B, K, H, W]`` float32: :func:`ssmp3d.encode.encode_heatmaps` of each image (numpy in, out)."""
+    from ..encode import encode_heatmaps as ref
+
+    b, _, k = valid.shape
+    return np.stack([ref(joints_map[i], valid[i], size, sigma) for i in range(b)]).reshape(b, k, *size)
+
+
+def encode_orpm(joints_map, bones_m, valid, depth, skeleton, size, radius: int, bones_valid=None):
+    """``(orpm [B, K, 3, H, W], weight [B, K, H, W])``: :func:`ssmp3d.encode.encode_orpm` per image."""
+    from ..encode import encode_orpm as ref
+
+    b = valid.shape[0]
+    outs = [ref(joints_map[i], bones_m[i], valid[i], depth[i], skeleton, size, radius,
+                bones_valid=None if bones_valid is None else bones_valid[i]) for i in range(b)]
+    return np.stack([o[0] for o in outs]), np.stack([o[1] for o in outs])
+
+
+def encode_tag_maps(joints_map, valid, depth, size, tag_values=None, radius: int = 2):
+    """``[B, K, H, W]``: :func:`ssmp3d.encode.encode_tag_maps` per image (default oracle tags)."""
+    from ..encode import encode_tag_maps as ref
+
+    b = valid.shape[0]
+    return np.stack([ref(joints_map[i], valid[i], depth[i], size,
+                         None if tag_values is None else tag_values[i], radius) for i in range(b)])
