@@ -9,5 +9,8 @@ op, used as the specification in tests, live in :mod:`ssmp3d.ops._reference`.
 """
 
 from .heatmap_nms import heatmap_nms
+from .nms_gather import nms_gather
+from .grouping import group_candidates
+from .readout import orpm_readout, skeleton_table
 
-__all__ = ["heatmap_nms"]
+__all__ = ["heatmap_nms", "nms_gather", "group_candidates", "orpm_readout", "skeleton_table"]
