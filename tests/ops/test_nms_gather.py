@@ -141,3 +141,24 @@ def test_custom_op_opcheck_and_compile():
 
     n, t2 = f(hm, tg, om)
     assert int(n) == int(want[2].sum()) and torch.equal(t2, want[3] * 2)
+
+
+@pytest.mark.parametrize("w", [17, 33, 64, 67])
+def test_wide_maps_with_plateaus_and_nan_counts(w):
+    # r = 1 interior rows take a 4-pixel SSE path for float32 when a 16-pixel chunk
+    # has a pixel above threshold; borders, other radii and float64 do not.
+    gen = torch.Generator().manual_seed(w)
+    for levels in (2, 3, 0):
+        hm, tg, om = maps(w, b=2, k=3, h=21, w=w, levels=levels)
+        for m in (5, 300):
+            assert_same(nms_gather(hm, tg, om, 0.3, 1, m), _reference.nms_gather(hm, tg, om, 0.3, 1, m))
+            ref = _reference.heatmap_nms(hm.double(), 0.3, 1, m)
+            for g, e in zip(heatmap_nms(hm.double(), 0.3, 1, m), ref):
+                assert torch.equal(g, e)
+    bad = hm.clone()
+    nan_at = torch.rand(bad.shape, generator=gen) < 0.05
+    bad[nan_at] = float("nan")
+    with pytest.raises(ValueError, match=rf"heatmaps: contains NaN \({int(nan_at.sum())} values\)"):
+        nms_gather(bad, tg, om, 0.3)
+    with pytest.raises(ValueError, match=rf"heatmaps: contains NaN \({int(nan_at.sum())} values\)"):
+        heatmap_nms(bad, 0.3)
