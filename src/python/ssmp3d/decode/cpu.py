@@ -18,6 +18,8 @@ decoder as a custom op for ``torch.compile``; it returns map coordinates.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import torch
 
@@ -27,21 +29,37 @@ from ..ops.readout import skeleton_table
 from ..skeleton import Skeleton
 from .types import DecodeConfig, DecodeResult
 
-_MEAN_BONES: dict[int, tuple[Skeleton, DecodeConfig, np.ndarray]] = {}
+_TABLES: dict[int, tuple[Skeleton, DecodeConfig, np.ndarray, np.ndarray]] = {}
 
 
-def _mean_bones(config: DecodeConfig, skeleton: Skeleton) -> np.ndarray:
-    """``config.mean_bones_array(skeleton)``, cached per (config, skeleton) pair."""
+def _tables(config: DecodeConfig, skeleton: Skeleton) -> tuple[int, int]:
+    """Addresses of ``skeleton_table(skeleton)`` and of ``config.mean_bones_array(skeleton)``
+    (float32), cached per (config, skeleton) pair; the arrays stay alive in the cache."""
     key = id(config) ^ (id(skeleton) << 1)
-    hit = _MEAN_BONES.get(key)
-    if hit is not None and hit[0] is skeleton and hit[1] is config:
-        return hit[2]
-    mb = np.ascontiguousarray(config.mean_bones_array(skeleton), dtype=np.float32)
-    mb.setflags(write=False)
-    if len(_MEAN_BONES) > 64:
-        _MEAN_BONES.clear()
-    _MEAN_BONES[key] = (skeleton, config, mb)
-    return mb
+    hit = _TABLES.get(key)
+    if hit is None or hit[0] is not skeleton or hit[1] is not config:
+        table = skeleton_table(skeleton)
+        mb = np.ascontiguousarray(config.mean_bones_array(skeleton), dtype=np.float32)
+        mb.setflags(write=False)
+        if len(_TABLES) > 64:
+            _TABLES.clear()
+        hit = _TABLES[key] = (skeleton, config, table, mb)
+    return hit[2].ctypes.data, hit[3].ctypes.data
+
+
+@functools.lru_cache(maxsize=64)
+def _layout(b: int, p: int, k: int, d: int) -> tuple[int, tuple[tuple[tuple[int, ...], np.dtype, int], ...]]:
+    """Byte size and (shape, dtype, offset) of the 10 outputs packed in one buffer
+    (64-byte aligned offsets): one allocation and one address lookup per call."""
+    specs = [((b, p, k, 2), np.float64), ((b, p, k), np.float32), ((b, p, k), np.bool_), ((b, p, k), np.int64),
+             ((b, p, k, 3), np.float32), ((b, p, k), np.int8), ((b, p, k), np.int16), ((b, p), np.float32),
+             ((b, p, d), np.float64), ((b,), np.int32)]
+    out, offset = [], 0
+    for shape, dtype in specs:
+        dt = np.dtype(dtype)
+        out.append((shape, dt, offset))
+        offset += -(-int(np.prod(shape)) * dt.itemsize // 64) * 64
+    return offset, tuple(out)
 
 
 def _float32(x: torch.Tensor | np.ndarray) -> tuple[object, int]:
@@ -64,37 +82,29 @@ def _raise(kind: int, image: int) -> None:
 
 
 def _decode_arrays(hm, tg, om, b: int, k: int, h: int, w: int, d: int, config: DecodeConfig,
-                   table: np.ndarray, neck: int, pelvis: int, mean_bones: np.ndarray,
+                   table_ptr: int, neck: int, pelvis: int, mean_bones_ptr: int,
                    num_threads: int) -> tuple[np.ndarray, ...]:
     """Runs ``_C.decode_cpu``; returns the 10 output arrays (map coordinates first).
 
-    ``table``: :func:`ssmp3d.ops.skeleton_table`; ``mean_bones``: contiguous
-    float32 ``[K, 3]``. Both are checked in C++ before use.
+    ``table_ptr``: address of a :func:`ssmp3d.ops.skeleton_table` (checked in
+    C++ before use); ``mean_bones_ptr``: of contiguous float32 ``[K, 3]``.
     """
     hm, hp = _float32(hm)
     tg, tp = _float32(tg)
     om, op = _float32(om)
     p = config.max_people
-    coords = np.empty((b, p, k, 2), np.float64)
-    scores = np.empty((b, p, k), np.float32)
-    detected = np.empty((b, p, k), np.bool_)
-    peaks = np.empty((b, p, k), np.int64)
-    joints3d = np.empty((b, p, k, 3), np.float32)
-    rule = np.empty((b, p, k), np.int8)
-    joint = np.empty((b, p, k), np.int16)
-    person_scores = np.empty((b, p), np.float32)
-    tags = np.empty((b, p, d), np.float64)
-    num_people = np.empty((b,), np.int32)
+    size, layout = _layout(b, p, k, d)
+    buf = np.empty(size, np.uint8)
+    base = buf.ctypes.data
+    out = tuple(np.ndarray(shape, dtype, buf, offset) for shape, dtype, offset in layout)
+    ptr = [base + offset for _, _, offset in layout]
     kind, image = load_cpu().decode_cpu(
         hp, tp, op, b, k, h, w, d, config.det_threshold, config.nms_radius, config.max_candidates,
         config.tag_threshold, config.min_joints, p, config.readout == "naive", config.readout_threshold,
-        config.readout_min_dist, config.refine, table.ctypes.data, neck, pelvis, mean_bones.ctypes.data,
-        coords.ctypes.data, scores.ctypes.data, detected.ctypes.data, peaks.ctypes.data,
-        joints3d.ctypes.data, rule.ctypes.data, joint.ctypes.data, person_scores.ctypes.data,
-        tags.ctypes.data, num_people.ctypes.data, num_threads)
+        config.readout_min_dist, config.refine, table_ptr, neck, pelvis, mean_bones_ptr, *ptr, num_threads)
     if kind:
         _raise(kind, image)
-    return coords, scores, detected, peaks, joints3d, rule, joint, person_scores, tags, num_people
+    return out
 
 
 def decode_cpu(
@@ -117,8 +127,9 @@ def decode_cpu(
     """
     b, k, h, w = heatmaps.shape
     d = 1 if tags.ndim == 4 else tags.shape[2]
-    coords, *rest = _decode_arrays(heatmaps, tags, orpm, b, k, h, w, d, config, skeleton_table(skeleton),
-                                   skeleton.neck, skeleton.pelvis, _mean_bones(config, skeleton), num_threads)
+    table_ptr, mean_bones_ptr = _tables(config, skeleton)
+    coords, *rest = _decode_arrays(heatmaps, tags, orpm, b, k, h, w, d, config, table_ptr, skeleton.neck,
+                                   skeleton.pelvis, mean_bones_ptr, num_threads)
     joints2d = transform.map_to_image(coords).astype(np.float32)
     return DecodeResult(joints2d, *rest)
 
@@ -157,8 +168,8 @@ def _decode_op(heatmaps: torch.Tensor, tags: torch.Tensor, orpm: torch.Tensor, s
                           readout_min_dist=readout_min_dist, refine=refine)
     shape_of = SimpleNamespace(num_joints=k, name="skeleton_table")
     b, _, h, w, d = validate_inputs(heatmaps, tags, orpm, shape_of)  # type: ignore[arg-type]
-    coords, *rest = _decode_arrays(heatmaps, tags, orpm, b, k, h, w, d, config, table, neck, pelvis, mb,
-                                   torch.get_num_threads())
+    coords, *rest = _decode_arrays(heatmaps, tags, orpm, b, k, h, w, d, config, table.ctypes.data, neck, pelvis,
+                                   mb.ctypes.data, torch.get_num_threads())
     coords[~rest[1]] = 0.0  # no NaN in custom-op outputs: 0 where not detected
     return [torch.from_numpy(a) for a in (coords, *rest)]
 
