@@ -1,21 +1,28 @@
-"""Per-frame latency of the reference decoder (``backend="python"``).
+"""Per-frame latency of the decoders: the reference (``backend="python"``) and
+the compiled one (``backend="cpu"``), side by side.
 
 Maps are built directly: 19 x 128 x 128, N people-like blobs (one Gaussian
 peak per joint around a body centre, a constant tag disc per person), random
-ORPM. Run with::
+ORPM. torch runs on one thread, and so does the cpu decoder unless the case
+says otherwise (batch 64 is also timed with 2 threads). Run with::
 
     PYTHONPATH=src/python python -m pytest benchmarks/test_bench_decode.py --benchmark-only
 
-``extra_info`` holds the per-frame milliseconds (median round / batch size)
-and the number of people decoded per frame.
+``extra_info`` holds the per-frame milliseconds (median round / batch size),
+the number of people decoded per frame and, for the cpu rows, the ratio to
+the python decoder on the same maps (``speedup_vs_python``).
 """
 
 from __future__ import annotations
 
+import statistics
+import time
+
 import numpy as np
 import pytest
+import torch
 
-from ssmp3d.decode import DecodeConfig, decode
+from ssmp3d.decode import DecodeConfig, available_backends, decode
 from ssmp3d.skeleton import PANOPTIC19
 
 K, H, W = PANOPTIC19.num_joints, 128, 128
@@ -44,17 +51,60 @@ def people_maps(num_people: int, batch: int, seed: int = 0):
     return hm, tg, om
 
 
-@pytest.mark.parametrize("batch", [1, 8])
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
+_PYTHON_MS: dict[tuple[int, int], float] = {}
+
+
+def python_per_frame_ms(hm, tg, om, config, num_people, batch) -> float:
+    """Median per-frame ms of the python decoder on these maps (timed once per case)."""
+    key = (num_people, batch)
+    if key not in _PYTHON_MS:
+        times = []
+        for _ in range(5 if batch == 1 else 2):
+            start = time.perf_counter()
+            decode(hm, tg, om, config, backend="python")
+            times.append(time.perf_counter() - start)
+        _PYTHON_MS[key] = statistics.median(times) / batch * 1e3
+    return _PYTHON_MS[key]
+
+
+@pytest.mark.parametrize("batch", [1, 64])
 @pytest.mark.parametrize("num_people", [1, 5, 10, 20])
 def test_decode_python(benchmark, num_people, batch):
     hm, tg, om = people_maps(num_people, batch)
     config = DecodeConfig()
     decode(hm, tg, om, config)  # warm-up
     result = benchmark.pedantic(decode, args=(hm, tg, om, config), kwargs={"backend": "python"},
-                                rounds=20 if batch == 1 else 5, warmup_rounds=1)
+                                rounds=20 if batch == 1 else 3, warmup_rounds=1)
     benchmark.extra_info["backend"] = "python"
     benchmark.extra_info["batch"] = batch
     benchmark.extra_info["people_rendered"] = num_people
     benchmark.extra_info["people_decoded_per_frame"] = float(result.num_people.mean())
     benchmark.extra_info["per_frame_ms"] = benchmark.stats.stats.median / batch * 1e3
+    _PYTHON_MS[(num_people, batch)] = benchmark.extra_info["per_frame_ms"]
+    assert result.num_people.min() >= 1
+
+
+@pytest.mark.skipif("cpu" not in available_backends(), reason="ssmp3d._C is not built")
+@pytest.mark.parametrize(("batch", "threads"), [(1, 1), (64, 1), (64, 2)])
+@pytest.mark.parametrize("num_people", [1, 5, 10, 20])
+def test_decode_cpu(benchmark, num_people, batch, threads):
+    hm, tg, om = people_maps(num_people, batch)
+    config = DecodeConfig()
+    kwargs = {"backend": "cpu", "num_threads": threads}
+    decode(hm, tg, om, config, **kwargs)  # warm-up
+    result = benchmark.pedantic(decode, args=(hm, tg, om, config), kwargs=kwargs,
+                                rounds=500 if batch == 1 else 30, warmup_rounds=5)
+    per_frame = benchmark.stats.stats.median / batch * 1e3
+    python_ms = python_per_frame_ms(hm, tg, om, config, num_people, batch)
+    benchmark.extra_info.update(backend="cpu", batch=batch, threads=threads, people_rendered=num_people,
+                                people_decoded_per_frame=float(result.num_people.mean()), per_frame_ms=per_frame,
+                                python_per_frame_ms=python_ms, speedup_vs_python=python_ms / per_frame)
     assert result.num_people.min() >= 1

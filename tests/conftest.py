@@ -24,3 +24,19 @@ def device(request) -> torch.device:
         if reason is not None:
             pytest.skip(reason)
     return torch.device(request.param)
+
+
+def pytest_addoption(parser):
+    parser.addoption("--run-slow", action="store_true", default=False,
+                     help="also run the tests marked slow (or set SSMP3D_RUN_SLOW=1)")
+
+
+def pytest_collection_modifyitems(config, items):
+    import os
+
+    if config.getoption("--run-slow") or os.environ.get("SSMP3D_RUN_SLOW") == "1":
+        return
+    skip = pytest.mark.skip(reason="slow: run with --run-slow or SSMP3D_RUN_SLOW=1")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)

@@ -13,6 +13,10 @@
 
 #include "heatmap_nms.h"
 #include "encode.h"
+#include "decode.h"
+#include "grouping.h"
+#include "nms_gather.h"
+#include "readout.h"
 
 namespace py = pybind11;
 
@@ -20,7 +24,7 @@ namespace {
 
 // Bumped whenever a signature of this module changes, so the Python layer can
 // detect a stale build.
-constexpr int kAbiVersion = 1;
+constexpr int kAbiVersion = 2;
 
 template <typename T>
 T* as_ptr(std::uintptr_t address) {
@@ -110,6 +114,134 @@ void encode_tag_maps_cpu_py(std::uintptr_t joints_map, std::uintptr_t valid, std
                               H, W, radius, as_ptr<float>(out), num_threads);
 }
 
+// ---- decoder ops (nms_gather, grouping, readout, the fused decoder) --------
+
+void check_sizes(const char* op, std::initializer_list<int64_t> sizes) {
+  for (int64_t v : sizes)
+    if (v <= 0) throw py::value_error(std::string(op) + ": sizes must be > 0");
+}
+
+void check_ptrs(const char* op, std::initializer_list<std::uintptr_t> ptrs) {
+  for (std::uintptr_t p : ptrs)
+    if (!p) throw py::value_error(std::string(op) + ": null pointer");
+}
+
+ssmp3d::SkeletonTables skeleton_tables(const char* op, std::uintptr_t table, int64_t K,
+                                       int64_t neck, int64_t pelvis) {
+  if (neck < 0 || neck >= K || pelvis < 0 || pelvis >= K)
+    throw py::value_error(std::string(op) + ": neck and pelvis must be in [0, K)");
+  auto sk = ssmp3d::SkeletonTables::from_table(as_ptr<const int64_t>(table), K, neck, pelvis);
+  const std::string bad = sk.check();
+  if (!bad.empty()) throw py::value_error(std::string(op) + ": skeleton table: " + bad);
+  return sk;
+}
+
+py::tuple nms_gather_cpu_py(std::uintptr_t heatmaps, std::uintptr_t tags, std::uintptr_t orpm,
+                            int64_t B, int64_t K, int64_t H, int64_t W, int64_t D,
+                            double threshold, int64_t radius, int64_t max_candidates,
+                            std::uintptr_t scores, std::uintptr_t indices, std::uintptr_t counts,
+                            std::uintptr_t tags_at, std::uintptr_t orpm_at, int num_threads) {
+  check_sizes("nms_gather_cpu", {B, K, H, W, D, max_candidates});
+  check_ptrs("nms_gather_cpu", {heatmaps, tags, orpm, scores, indices, counts, tags_at, orpm_at});
+  if (radius < 0 || num_threads < 0)
+    throw py::value_error("nms_gather_cpu: radius and num_threads must be >= 0");
+  ssmp3d::NanCounts n;
+  {
+    py::gil_scoped_release release;
+    n = ssmp3d::nms_gather_cpu(as_ptr<const float>(heatmaps), as_ptr<const float>(tags),
+                               as_ptr<const float>(orpm), B, K, H, W, D, threshold, radius,
+                               max_candidates, as_ptr<float>(scores), as_ptr<int64_t>(indices),
+                               as_ptr<int32_t>(counts), as_ptr<float>(tags_at),
+                               as_ptr<float>(orpm_at), num_threads);
+  }
+  return py::make_tuple(n.heatmaps, n.tags, n.orpm);
+}
+
+void group_candidates_cpu_py(std::uintptr_t scores, std::uintptr_t tags, std::uintptr_t counts,
+                             int64_t B, int64_t K, int64_t M, int64_t D, int64_t neck,
+                             double tag_threshold, int64_t min_joints, int64_t max_people,
+                             std::uintptr_t assignment, std::uintptr_t person_scores,
+                             std::uintptr_t person_tags, std::uintptr_t num_formed,
+                             std::uintptr_t kept, std::uintptr_t num_kept, int num_threads) {
+  check_sizes("group_candidates_cpu", {B, K, M, D, max_people});
+  check_ptrs("group_candidates_cpu", {scores, tags, counts, assignment, person_scores,
+                                      person_tags, num_formed, kept, num_kept});
+  if (K * M >= (int64_t{1} << 31) || num_threads < 0)
+    throw py::value_error("group_candidates_cpu: K * M must be < 2**31, num_threads >= 0");
+  ssmp3d::GroupParams p{K, M, D, neck, tag_threshold, min_joints, max_people};
+  py::gil_scoped_release release;
+  ssmp3d::group_candidates_cpu(p, B, as_ptr<const float>(scores), as_ptr<const double>(tags),
+                               as_ptr<const int32_t>(counts), as_ptr<int64_t>(assignment),
+                               as_ptr<double>(person_scores), as_ptr<double>(person_tags),
+                               as_ptr<int32_t>(num_formed), as_ptr<int64_t>(kept),
+                               as_ptr<int32_t>(num_kept), num_threads);
+}
+
+int64_t orpm_readout_cpu_py(std::uintptr_t orpm, std::uintptr_t positions, std::uintptr_t scores,
+                            std::uintptr_t detected, std::uintptr_t num_formed,
+                            std::uintptr_t people, std::uintptr_t num_people, int64_t B,
+                            int64_t Q, int64_t P, int64_t K, int64_t H, int64_t W,
+                            std::uintptr_t skeleton_table, int64_t neck, int64_t pelvis,
+                            bool naive, double readout_threshold, double readout_min_dist,
+                            std::uintptr_t mean_bones, std::uintptr_t joints3d,
+                            std::uintptr_t rule, std::uintptr_t joint, int num_threads) {
+  check_sizes("orpm_readout_cpu", {B, Q, P, K, H, W});
+  check_ptrs("orpm_readout_cpu", {orpm, positions, scores, detected, num_formed, people,
+                                  num_people, skeleton_table, mean_bones, joints3d, rule, joint});
+  if (num_threads < 0) throw py::value_error("orpm_readout_cpu: num_threads must be >= 0");
+  const auto sk = skeleton_tables("orpm_readout_cpu", skeleton_table, K, neck, pelvis);
+  const ssmp3d::ReadoutParams rp{naive, ssmp3d::threshold_as<float>(readout_threshold),
+                                 readout_min_dist};
+  py::gil_scoped_release release;
+  return ssmp3d::orpm_readout_cpu(
+      sk, rp, B, Q, P, H, W, as_ptr<const float>(orpm), as_ptr<const int64_t>(positions),
+      as_ptr<const float>(scores), as_ptr<const uint8_t>(detected),
+      as_ptr<const int64_t>(num_formed), as_ptr<const int64_t>(people),
+      as_ptr<const int64_t>(num_people), as_ptr<const float>(mean_bones),
+      as_ptr<float>(joints3d), as_ptr<int8_t>(rule), as_ptr<int16_t>(joint), num_threads);
+}
+
+py::tuple decode_cpu_py(std::uintptr_t heatmaps, std::uintptr_t tags, std::uintptr_t orpm,
+                        int64_t B, int64_t K, int64_t H, int64_t W, int64_t D,
+                        double det_threshold, int64_t radius, int64_t max_candidates,
+                        double tag_threshold, int64_t min_joints, int64_t max_people, bool naive,
+                        double readout_threshold, double readout_min_dist, bool refine,
+                        std::uintptr_t skeleton_table, int64_t neck, int64_t pelvis,
+                        std::uintptr_t mean_bones, std::uintptr_t coords, std::uintptr_t scores,
+                        std::uintptr_t detected, std::uintptr_t peaks, std::uintptr_t joints3d,
+                        std::uintptr_t rule, std::uintptr_t joint, std::uintptr_t person_scores,
+                        std::uintptr_t tags_out, std::uintptr_t num_people, int num_threads) {
+  check_sizes("decode_cpu", {B, K, H, W, D, max_candidates, max_people});
+  check_ptrs("decode_cpu", {heatmaps, tags, orpm, skeleton_table, mean_bones, coords, scores,
+                            detected, peaks, joints3d, rule, joint, person_scores, tags_out,
+                            num_people});
+  if (radius < 0 || num_threads < 0)
+    throw py::value_error("decode_cpu: radius and num_threads must be >= 0");
+  if (K * max_candidates >= (int64_t{1} << 31))
+    throw py::value_error("decode_cpu: K * max_candidates must be < 2**31");
+  const auto sk = skeleton_tables("decode_cpu", skeleton_table, K, neck, pelvis);
+  ssmp3d::DecodeParams p;
+  p.det_threshold = det_threshold;
+  p.radius = radius;
+  p.refine = refine;
+  p.group = ssmp3d::GroupParams{K, max_candidates, D, neck, tag_threshold, min_joints, max_people};
+  p.readout = ssmp3d::ReadoutParams{naive, ssmp3d::threshold_as<float>(readout_threshold),
+                                    readout_min_dist};
+  const ssmp3d::DecodeOutputs out{as_ptr<double>(coords),     as_ptr<float>(scores),
+                                  as_ptr<uint8_t>(detected),  as_ptr<int64_t>(peaks),
+                                  as_ptr<float>(joints3d),    as_ptr<int8_t>(rule),
+                                  as_ptr<int16_t>(joint),     as_ptr<float>(person_scores),
+                                  as_ptr<double>(tags_out),   as_ptr<int32_t>(num_people)};
+  ssmp3d::DecodeStatus st;
+  {
+    py::gil_scoped_release release;
+    st = ssmp3d::decode_cpu(as_ptr<const float>(heatmaps), as_ptr<const float>(tags),
+                            as_ptr<const float>(orpm), B, H, W, p, sk,
+                            as_ptr<const float>(mean_bones), out, num_threads);
+  }
+  return py::make_tuple(st.kind, st.image);
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_C, m) {
@@ -146,4 +278,36 @@ Returns the number of NaN values in the heatmaps (outputs undefined if > 0).)doc
         py::arg("out_ptr"), py::arg("num_threads"),
         "Oracle tag maps out [B, K, H, W] f32 from tags32 [B, N] f32 (depth order as ORPM).\n"
         "See encode.h.");
+  m.def("nms_gather_cpu", &nms_gather_cpu_py, py::arg("heatmaps_ptr"), py::arg("tags_ptr"),
+        py::arg("orpm_ptr"), py::arg("B"), py::arg("K"), py::arg("H"), py::arg("W"), py::arg("D"),
+        py::arg("threshold"), py::arg("radius"), py::arg("max_candidates"), py::arg("scores_ptr"),
+        py::arg("indices_ptr"), py::arg("counts_ptr"), py::arg("tags_at_ptr"),
+        py::arg("orpm_at_ptr"), py::arg("num_threads"),
+        "Fused NMS + gather of float32 maps; returns the NaN counts (heatmaps, tags, orpm).");
+  m.def("group_candidates_cpu", &group_candidates_cpu_py, py::arg("scores_ptr"),
+        py::arg("tags_ptr"), py::arg("counts_ptr"), py::arg("B"), py::arg("K"), py::arg("M"),
+        py::arg("D"), py::arg("neck"), py::arg("tag_threshold"), py::arg("min_joints"),
+        py::arg("max_people"), py::arg("assignment_ptr"), py::arg("person_scores_ptr"),
+        py::arg("person_tags_ptr"), py::arg("num_formed_ptr"), py::arg("kept_ptr"),
+        py::arg("num_kept_ptr"), py::arg("num_threads"),
+        "Greedy grouping (DESIGN.md 6.3) of candidate tables, fixed-size outputs.");
+  m.def("orpm_readout_cpu", &orpm_readout_cpu_py, py::arg("orpm_ptr"), py::arg("positions_ptr"),
+        py::arg("scores_ptr"), py::arg("detected_ptr"), py::arg("num_formed_ptr"),
+        py::arg("people_ptr"), py::arg("num_people_ptr"), py::arg("B"), py::arg("Q"), py::arg("P"),
+        py::arg("K"), py::arg("H"), py::arg("W"), py::arg("skeleton_table_ptr"), py::arg("neck"),
+        py::arg("pelvis"), py::arg("naive"), py::arg("readout_threshold"),
+        py::arg("readout_min_dist"), py::arg("mean_bones_ptr"), py::arg("joints3d_ptr"),
+        py::arg("rule_ptr"), py::arg("joint_ptr"), py::arg("num_threads"),
+        "ORPM read-out (DESIGN.md 6.4); returns the number of NaN values read.");
+  m.def("decode_cpu", &decode_cpu_py, py::arg("heatmaps_ptr"), py::arg("tags_ptr"),
+        py::arg("orpm_ptr"), py::arg("B"), py::arg("K"), py::arg("H"), py::arg("W"), py::arg("D"),
+        py::arg("det_threshold"), py::arg("radius"), py::arg("max_candidates"),
+        py::arg("tag_threshold"), py::arg("min_joints"), py::arg("max_people"), py::arg("naive"),
+        py::arg("readout_threshold"), py::arg("readout_min_dist"), py::arg("refine"),
+        py::arg("skeleton_table_ptr"), py::arg("neck"), py::arg("pelvis"),
+        py::arg("mean_bones_ptr"), py::arg("coords_ptr"), py::arg("scores_ptr"),
+        py::arg("detected_ptr"), py::arg("peaks_ptr"), py::arg("joints3d_ptr"),
+        py::arg("rule_ptr"), py::arg("joint_ptr"), py::arg("person_scores_ptr"),
+        py::arg("tags_out_ptr"), py::arg("num_people_ptr"), py::arg("num_threads"),
+        "The fused CPU decoder (DESIGN.md 6); returns (status kind, image).");
 }

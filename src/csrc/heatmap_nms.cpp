@@ -18,8 +18,13 @@
 #include <cfloat>
 #include <limits>
 #include <thread>
+#include <type_traits>
 #include <utility>
 #include <vector>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 namespace ssmp3d {
 
@@ -125,6 +130,37 @@ struct HeapTopM {
   }
 };
 
+// Whether any of the kChunk values at p is above thr or NaN, i.e. !(v <= thr):
+// those pixels need the exact test. SSE2 (baseline on x86-64) compares 4
+// floats / 2 doubles at once; the compiler does not vectorise the scalar form.
+template <typename T>
+inline bool chunk_needs_look(const T* p, T thr) {
+  unsigned any = 0;
+  for (int64_t i = 0; i < kChunk; ++i) any |= static_cast<unsigned>(!(p[i] <= thr));
+  return any != 0;
+}
+
+#if defined(__SSE2__)
+template <>
+inline bool chunk_needs_look<float>(const float* p, float thr) {
+  static_assert(kChunk == 16, "four SSE registers of 4 floats");
+  const __m128 t = _mm_set1_ps(thr);
+  __m128 m = _mm_cmpnle_ps(_mm_loadu_ps(p), t);
+  m = _mm_or_ps(m, _mm_cmpnle_ps(_mm_loadu_ps(p + 4), t));
+  m = _mm_or_ps(m, _mm_cmpnle_ps(_mm_loadu_ps(p + 8), t));
+  m = _mm_or_ps(m, _mm_cmpnle_ps(_mm_loadu_ps(p + 12), t));
+  return _mm_movemask_ps(m) != 0;
+}
+
+template <>
+inline bool chunk_needs_look<double>(const double* p, double thr) {
+  const __m128d t = _mm_set1_pd(thr);
+  __m128d m = _mm_cmpnle_pd(_mm_loadu_pd(p), t);
+  for (int64_t i = 2; i < kChunk; i += 2) m = _mm_or_pd(m, _mm_cmpnle_pd(_mm_loadu_pd(p + i), t));
+  return _mm_movemask_pd(m) != 0;
+}
+#endif
+
 // Exact window test for any radius, clipped at the border. Earlier pixels
 // (smaller flat index) must be strictly lower, later ones lower or equal.
 // Written as !(a < b) so that a NaN neighbour also rejects the pixel.
@@ -160,6 +196,29 @@ inline bool is_peak_r1_interior(const T* row, int64_t W, int64_t x, T v) {
          dn[x - 1] <= v && dn[x] <= v && dn[x + 1] <= v;
 }
 
+// r = 1, interior rows, 4 pixels x .. x+3 with x >= 1 and x + 4 < W: bit i of
+// the result is set iff pixel x+i is a peak (the exact 8-neighbour test, NaN
+// never a peak); *nans gets the number of NaN pixels among the four.
+#if defined(__SSE2__)
+inline int peaks_r1_interior4(const float* row, int64_t W, int64_t x, __m128 thr, int64_t* nans) {
+  const __m128 v = _mm_loadu_ps(row + x);
+  const float* up = row - W;
+  const float* dn = row + W;
+  __m128 m = _mm_cmpgt_ps(v, thr);
+  m = _mm_and_ps(m, _mm_cmplt_ps(_mm_loadu_ps(up + x - 1), v));
+  m = _mm_and_ps(m, _mm_cmplt_ps(_mm_loadu_ps(up + x), v));
+  m = _mm_and_ps(m, _mm_cmplt_ps(_mm_loadu_ps(up + x + 1), v));
+  m = _mm_and_ps(m, _mm_cmplt_ps(_mm_loadu_ps(row + x - 1), v));
+  m = _mm_and_ps(m, _mm_cmple_ps(_mm_loadu_ps(row + x + 1), v));
+  m = _mm_and_ps(m, _mm_cmple_ps(_mm_loadu_ps(dn + x - 1), v));
+  m = _mm_and_ps(m, _mm_cmple_ps(_mm_loadu_ps(dn + x), v));
+  m = _mm_and_ps(m, _mm_cmple_ps(_mm_loadu_ps(dn + x + 1), v));
+  const int nan_bits = _mm_movemask_ps(_mm_cmpunord_ps(v, v));
+  if (nan_bits) *nans += __builtin_popcount(static_cast<unsigned>(nan_bits));
+  return _mm_movemask_ps(m);
+}
+#endif
+
 template <typename T, typename TopM>
 void scan_slice(const T* map, int64_t H, int64_t W, T thr, int64_t r, TopM& top,
                 int64_t& nan_count) {
@@ -169,15 +228,26 @@ void scan_slice(const T* map, int64_t H, int64_t W, T thr, int64_t r, TopM& top,
     int64_t x = 0;
     while (x < W) {
       const int64_t end = std::min(x + kChunk, W);
-      if (end - x == kChunk) {
-        // !(v <= thr) is true for v > thr and for NaN: both need a closer look.
-        unsigned any = 0;
-        for (int64_t i = 0; i < kChunk; ++i) any |= static_cast<unsigned>(!(row[x + i] <= thr));
-        if (!any) {
-          x = end;
+      // !(v <= thr) is true for v > thr and for NaN: both need a closer look.
+      if (end - x == kChunk && !chunk_needs_look(row + x, thr)) {
+        x = end;
+        continue;
+      }
+#if defined(__SSE2__)
+      if constexpr (std::is_same<T, float>::value) {
+        if (r1_row && x >= 1 && end < W && end - x == kChunk) {
+          const __m128 t4 = _mm_set1_ps(thr);
+          for (; x < end; x += 4) {
+            int bits = peaks_r1_interior4(row, W, x, t4, &nan_count);
+            for (; bits; bits &= bits - 1) {
+              const int64_t xi = x + __builtin_ctz(static_cast<unsigned>(bits));
+              top.push(row[xi], y * W + xi);
+            }
+          }
           continue;
         }
       }
+#endif
       for (; x < end; ++x) {
         const T v = row[x];
         if (!(v > thr)) {

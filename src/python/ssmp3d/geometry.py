@@ -149,7 +149,10 @@ class MapTransform:
         """Map coordinates ``[..., 2]`` (integer peaks or refined) -> image pixels ``[..., 2]``."""
         p = np.asarray(points, dtype=np.float64)
         inp = p * self.stride + (self.stride - 1) / 2.0
-        return (inp - self.affine[:, 2]) @ np.linalg.inv(self.affine[:, :2]).T
+        a = self.affine
+        if a[0, 0] == 1 and a[1, 1] == 1 and a[0, 1] == 0 and a[1, 0] == 0:
+            return inp - a[:, 2]  # what the product with the identity gives, without a BLAS call
+        return (inp - a[:, 2]) @ np.linalg.inv(a[:, :2]).T
 
 
 def map_pixel(points_map: np.ndarray) -> np.ndarray:

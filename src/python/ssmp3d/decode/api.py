@@ -10,7 +10,10 @@ import numpy as np
 import torch
 
 from ..geometry import MapTransform
+from ..ops._args import threads as _check_threads
+from ..ops._ext import has_cpu_ext
 from ..skeleton import PANOPTIC19, Skeleton
+from .cpu import decode_cpu
 from .reference import decode_reference
 from .types import BACKENDS, DecodeConfig, DecodeResult
 
@@ -19,12 +22,18 @@ _TORCH_FLOATS = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
 _DEFAULT_TRANSFORM = MapTransform(stride=4)
 
 _Backend = Callable[..., DecodeResult]
-_IMPLEMENTED: dict[str, _Backend] = {"python": decode_reference}
+# name -> (decoder, whether this installation can run it; checked when asked, so
+# that importing ssmp3d loads no extension).
+_IMPLEMENTED: dict[str, tuple[_Backend, Callable[[], bool]]] = {
+    "python": (decode_reference, lambda: True),
+    "cpu": (decode_cpu, has_cpu_ext),
+}
 
 
 def available_backends() -> tuple[str, ...]:
-    """Names of the decoder backends usable in this installation."""
-    return tuple(name for name in BACKENDS if name in _IMPLEMENTED)
+    """Names of the decoder backends usable in this installation (``"cpu"``
+    when ``ssmp3d._C`` is built)."""
+    return tuple(name for name in BACKENDS if name in _IMPLEMENTED and _IMPLEMENTED[name][1]())
 
 
 def _check_array(name: str, x: object, ndims: tuple[int, ...]) -> tuple[int, ...]:
@@ -44,7 +53,7 @@ def _check_array(name: str, x: object, ndims: tuple[int, ...]) -> tuple[int, ...
     return shape
 
 
-def _has_nan(x: torch.Tensor | np.ndarray) -> bool:
+def has_nan(x: torch.Tensor | np.ndarray) -> bool:
     """True when ``x`` contains a NaN.
 
     A sum in the array's own dtype is one cheap pass and is finite when ``x``
@@ -77,7 +86,8 @@ def validate_inputs(
 
     Raises:
         TypeError: an input is not a tensor/array or not floating point.
-        ValueError: wrong rank, mismatched or empty sizes, NaN values.
+        ValueError: wrong rank, mismatched or empty sizes. (NaN is each
+            backend's check: see :func:`decode`.)
     """
     hs = _check_array("heatmaps", heatmaps, (4,))
     ts = _check_array("tags", tags, (4, 5))
@@ -101,9 +111,6 @@ def validate_inputs(
                          f"(from heatmaps), got shape {list(os_)}")
     if os_[2] != 3:
         raise ValueError(f"orpm: dimension 2 must be 3 (X, Y, Z), got shape {list(os_)}")
-    for name, x in (("heatmaps", heatmaps), ("tags", tags), ("orpm", orpm)):
-        if _has_nan(x):  # type: ignore[arg-type]
-            raise ValueError(f"{name}: contains NaN")
     return b, k, h, w, d
 
 
@@ -116,6 +123,7 @@ def decode(
     skeleton: Skeleton = PANOPTIC19,
     transform: MapTransform | None = None,
     backend: str = "python",
+    num_threads: int | None = None,
 ) -> DecodeResult:
     """Decodes network outputs into multi-person 2D/3D poses (DESIGN.md section 6).
 
@@ -129,20 +137,28 @@ def decode(
         orpm: ``[B, K, 3, H, W]`` parent-relative bone vectors in metres
             (the pelvis maps are ignored).
             All three: torch tensors (any device) or numpy arrays, float16,
-            bfloat16 (torch only), float32 or float64, without NaN.
+            bfloat16 (torch only), float32 or float64. NaN is an error
+            anywhere in ``heatmaps``, and in ``tags`` / ``orpm`` where the
+            decoder reads them: the tags at the candidate peaks, the ORPM
+            vectors at the read-out locations of the people kept.
         config: Decoding parameters.
         skeleton: Joint set (``K == skeleton.num_joints``).
         transform: Map -> image coordinates; default ``MapTransform(stride=4)``
             (identity affine).
-        backend: ``"python"`` (the reference decoder); ``"cpu"`` and ``"cuda"``
-            once built (see :func:`available_backends`).
+        backend: ``"python"`` (the reference decoder) or ``"cpu"`` (the C++
+            decoder, when ``ssmp3d._C`` is built); ``"cuda"`` once built (see
+            :func:`available_backends`). Results are identical.
+        num_threads: Threads of the ``cpu`` backend, which splits the images
+            across them; ``None`` = ``torch.get_num_threads()``, ``0`` = all
+            cores. The ``python`` backend ignores it.
 
     Returns:
         A :class:`DecodeResult` with ``P = config.max_people`` slots per image.
 
     Raises:
         TypeError: bad argument types or non-floating inputs.
-        ValueError: bad shapes, NaN values or an unavailable backend.
+        ValueError: bad shapes, NaN values (the message names the input:
+            ``heatmaps``, ``tags`` or ``orpm``) or an unavailable backend.
     """
     if not isinstance(config, DecodeConfig):
         raise TypeError(f"config: expected a DecodeConfig, got {type(config).__name__}")
@@ -152,11 +168,14 @@ def decode(
         transform = _DEFAULT_TRANSFORM
     elif not isinstance(transform, MapTransform):
         raise TypeError(f"transform: expected a MapTransform or None, got {type(transform).__name__}")
-    if not isinstance(backend, str) or backend not in _IMPLEMENTED:
+    impl = _IMPLEMENTED.get(backend) if isinstance(backend, str) else None
+    if impl is None or not impl[1]():
         available = list(available_backends())
         if isinstance(backend, str) and backend in BACKENDS:
             raise ValueError(f"backend: {backend!r} is not available in this build; available: {available}")
         raise ValueError(f"backend: expected one of {available}, got {backend!r}")
+    threads = _check_threads(num_threads)
     validate_inputs(heatmaps, tags, orpm, skeleton)
-    config.mean_bones_array(skeleton)  # raises ValueError on a [K][3] mismatch
-    return _IMPLEMENTED[backend](heatmaps, tags, orpm, config, skeleton, transform)
+    if config.mean_bones is not None:
+        config.mean_bones_array(skeleton)  # raises ValueError on a [K][3] mismatch
+    return impl[0](heatmaps, tags, orpm, config, skeleton, transform, threads)

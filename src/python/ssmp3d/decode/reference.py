@@ -10,6 +10,12 @@ the refinement comparisons are float32); tags are gathered, converted to
 float32 and then used in float64; ORPM values are gathered and converted to
 float32. 2D output: refined map coordinates (float64) through
 ``MapTransform.map_to_image``, stored as float32.
+
+NaN: anywhere in ``heatmaps`` raises ``ValueError("heatmaps: ...")`` before
+any image is decoded; then, image by image, a NaN among the tags gathered at
+the candidate peaks raises ``ValueError("tags: ...")`` and a NaN among the
+ORPM values read for the people kept raises ``ValueError("orpm: ...")``.
+NaN elsewhere in ``tags`` / ``orpm`` is never read and does not matter.
 """
 
 from __future__ import annotations
@@ -122,6 +128,7 @@ def decode_reference(
     config: DecodeConfig,
     skeleton: Skeleton,
     transform: MapTransform,
+    num_threads: int = 1,
 ) -> DecodeResult:
     """Decodes a batch of network outputs into people (the ``python`` backend).
 
@@ -132,10 +139,18 @@ def decode_reference(
         config: Decoding parameters.
         skeleton: Joint set with ``K`` joints.
         transform: Map -> image coordinates for the 2D output.
+        num_threads: Ignored (one thread).
 
     Returns:
         The batched :class:`DecodeResult` (``P = config.max_people``).
+
+    Raises:
+        ValueError: NaN in ``heatmaps``, or read from ``tags`` / ``orpm``.
     """
+    from .api import has_nan
+
+    if has_nan(heatmaps):
+        raise ValueError("heatmaps: contains NaN")
     hm = _cpu_tensor(heatmaps)
     tg = _cpu_tensor(tags)
     if tg.dim() == 4:
@@ -153,6 +168,8 @@ def decode_reference(
                                                     config.max_candidates)
         # 2. Gather tags and candidate coordinates.
         tags_i = gather_tags(tg[i : i + 1], indices_t)[0]  # [K, M, D]
+        if np.isnan(tags_i).any():
+            raise ValueError(f"tags: contains NaN at a candidate peak (image {i})")
         scores, indices, counts = scores_t[0].numpy(), indices_t.numpy(), counts_t[0].numpy()
         xy, xy_ref = candidate_coords(hm_i.numpy(), indices, config.refine)
         xy, indices = xy[0], indices[0]  # [K, M, 2], [K, M]
@@ -172,6 +189,8 @@ def decode_reference(
         om_i = om[i]
         om_np = (om_i.to(torch.float32) if om_i.dtype == torch.bfloat16 else om_i).numpy()
         ro = readout(om_np, positions, joint_scores, det, kept, skeleton, config, mean_bones)
+        if np.isnan(ro.bones).any():  # the mean bones are finite: a NaN was read
+            raise ValueError(f"orpm: contains NaN at a read-out location (image {i})")
 
         # 5. Output (2D through the map -> image transform).
         kdet = det[kept]

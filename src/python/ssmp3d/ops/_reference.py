@@ -92,3 +92,107 @@ def encode_tag_maps(joints_map, valid, depth, size, tag_values=None, radius: int
     b = valid.shape[0]
     return np.stack([ref(joints_map[i], valid[i], depth[i], size,
                          None if tag_values is None else tag_values[i], radius) for i in range(b)])
+
+
+def nms_gather(
+    heatmaps: torch.Tensor, tags: torch.Tensor, orpm: torch.Tensor, threshold: float, radius: int,
+    max_candidates: int,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """NMS of the float32 heatmaps, then the tags and all ORPM vectors at each peak.
+
+    Args:
+        heatmaps: ``[B, K, H, W]``; tags: ``[B, K, H, W]`` or ``[B, K, D, H, W]``;
+            orpm: ``[B, K, 3, H, W]``. Floating CPU tensors, no NaN where read.
+
+    Returns:
+        ``scores [B, K, M]`` float32, ``indices [B, K, M]`` int64, ``counts
+        [B, K]`` int32, ``tags_at [B, K, M, D]`` float32 and ``orpm_at
+        [B, K, M, K, 3]`` float32 (``orpm[b, m, :, y, x]`` at peak ``(b, k, r)``),
+        0 at padding.
+    """
+    scores, indices, counts = heatmap_nms(heatmaps.to(torch.float32), threshold, radius, max_candidates)
+    b, k, h, w = heatmaps.shape
+    m = max_candidates
+    tg = tags.reshape(b, k, -1, h * w)
+    idx = indices.clamp(min=0)
+    tags_at = torch.gather(tg, 3, idx[:, :, None, :].expand(b, k, tg.shape[2], m)).permute(0, 1, 3, 2)
+    om = orpm.reshape(b, 1, k * 3, h * w).expand(b, k, k * 3, h * w)
+    orpm_at = torch.gather(om, 3, idx[:, :, None, :].expand(b, k, k * 3, m)).permute(0, 1, 3, 2)
+    pad = (indices < 0)[..., None]
+    tags_at = tags_at.to(torch.float32).masked_fill(pad, 0.0).contiguous()
+    orpm_at = orpm_at.to(torch.float32).masked_fill(pad, 0.0).reshape(b, k, m, k, 3).contiguous()
+    return scores, indices, counts, tags_at, orpm_at
+
+
+def group_candidates(scores, tags, counts, neck: int, tag_threshold: float, min_joints: int, max_people: int):
+    """Batched, fixed-size wrapper of :func:`ssmp3d.decode.grouping.group_candidates`.
+
+    Args:
+        scores: ``[B, K, M]`` float32; tags: ``[B, K, M, D]`` float64 (or
+            ``[B, K, M]``); counts: ``[B, K]`` integers in ``[0, M]`` (numpy).
+
+    Returns:
+        numpy ``assignment [B, K*M, K]`` int64, ``person_scores [B, K*M]``
+        float64, ``person_tags [B, K*M, D]`` float64, ``num_formed [B]`` int32,
+        ``kept [B, P]`` int64, ``num_kept [B]`` int32 (padding -1 / 0).
+    """
+    import numpy as np
+
+    from ..decode.grouping import group_candidates as group_one
+    from ..decode.types import DecodeConfig
+
+    scores = np.asarray(scores, dtype=np.float32)
+    tags = np.asarray(tags, dtype=np.float64)
+    tags = tags[..., None] if tags.ndim == 3 else tags
+    b, k, m = scores.shape
+    d, q = tags.shape[3], k * m
+    cfg = DecodeConfig(tag_threshold=tag_threshold, min_joints=min_joints, max_people=max_people)
+    assignment = np.full((b, q, k), -1, np.int64)
+    person_scores = np.zeros((b, q), np.float64)
+    person_tags = np.zeros((b, q, d), np.float64)
+    num_formed = np.zeros(b, np.int32)
+    kept = np.full((b, max_people), -1, np.int64)
+    num_kept = np.zeros(b, np.int32)
+    for i in range(b):
+        g = group_one(scores[i], tags[i], np.asarray(counts)[i], neck, cfg)
+        n = g.num_formed
+        assignment[i, :n], person_scores[i, :n], person_tags[i, :n] = g.assignment, g.scores, g.tags
+        num_formed[i], num_kept[i] = n, g.kept.shape[0]
+        kept[i, : g.kept.shape[0]] = g.kept
+    return assignment, person_scores, person_tags, num_formed, kept, num_kept
+
+
+def orpm_readout(orpm, positions, scores, detected, num_formed, people, num_people, skeleton, readout: str,
+                 readout_threshold: float, readout_min_dist: float, mean_bones):
+    """Batched, fixed-size wrapper of :func:`ssmp3d.decode.readout.readout`.
+
+    Args (numpy): ``orpm [B, K, 3, H, W]``, ``positions [B, Q, K, 2]``,
+    ``scores [B, Q, K]`` float32, ``detected [B, Q, K]`` bool, ``num_formed
+    [B]``, ``people [B, P]``, ``num_people [B]``, ``mean_bones [K, 3]`` float32.
+
+    Returns:
+        numpy ``joints3d [B, P, K, 3]`` float32, ``rule [B, P, K]`` int8 and
+        ``joint [B, P, K]`` int16 (padding 0, -1, -1).
+
+    Raises:
+        ValueError: NaN in an ORPM value read.
+    """
+    import numpy as np
+
+    from ..decode.readout import readout as readout_one
+    from ..decode.types import DecodeConfig
+
+    b, k = orpm.shape[:2]
+    p = people.shape[1]
+    cfg = DecodeConfig(readout=readout, readout_threshold=readout_threshold, readout_min_dist=readout_min_dist)
+    joints3d = np.zeros((b, p, k, 3), np.float32)
+    rule = np.full((b, p, k), -1, np.int8)
+    joint = np.full((b, p, k), -1, np.int16)
+    for i in range(b):
+        q, n = int(num_formed[i]), int(num_people[i])
+        ro = readout_one(orpm[i], positions[i, :q], scores[i, :q], detected[i, :q], people[i, :n], skeleton, cfg,
+                         np.asarray(mean_bones, np.float32))
+        if np.isnan(ro.bones).any():
+            raise ValueError("orpm: contains NaN at a read-out location")
+        joints3d[i, :n], rule[i, :n], joint[i, :n] = ro.joints3d, ro.rule, ro.joint
+    return joints3d, rule, joint

@@ -1,0 +1,58 @@
+// The fused CPU decoder (backend "cpu", DESIGN.md section 6): heatmaps to 3D
+// people in one call, equal to the Python reference decoder
+// (ssmp3d/decode/reference.py). No libtorch.
+//
+// Per image: NMS of each joint's heatmap (heatmap_nms_slice<float>), tags
+// gathered at the peaks (float32 values used in float64), greedy grouping
+// (grouping.h), ORPM read-out reading the maps only at the chosen locations
+// (readout.h), quarter-pixel refinement of the 2D output, fixed-size outputs.
+#pragma once
+
+#include <cstdint>
+
+#include "grouping.h"
+#include "readout.h"
+
+namespace ssmp3d {
+
+struct DecodeParams {
+  double det_threshold = 0.1;  // rounded to float32 like the NMS op
+  int64_t radius = 1;
+  bool refine = true;
+  GroupParams group;           // K, M (= max_candidates), D, neck, thresholds, P
+  ReadoutParams readout;
+};
+
+/// Caller-allocated contiguous outputs; P = group.max_people.
+struct DecodeOutputs {
+  double* coords;        // [B, P, K, 2] refined map coordinates (x, y), NaN where absent
+  float* scores;         // [B, P, K] 0 where absent
+  uint8_t* detected;     // [B, P, K] 0/1 (numpy bool)
+  int64_t* peaks;        // [B, P, K] flat map index, -1 where absent
+  float* joints3d;       // [B, P, K, 3] pelvis-relative mm, 0 padding
+  int8_t* rule;          // [B, P, K] ReadoutRuleCode, -1 padding
+  int16_t* joint;        // [B, P, K] read-out location joint, -1 for mean / root / padding
+  float* person_scores;  // [B, P] float32 of the float64 mean, 0 padding
+  double* tags;          // [B, P, D] reference tags, 0 padding
+  int32_t* num_people;   // [B]
+};
+
+/// What went wrong, if anything: kind 0 = fine; 1 = NaN in the heatmaps
+/// (anywhere; `image` is the first such image); 2 = NaN in a tag gathered at
+/// a candidate peak; 3 = NaN in an ORPM value read. For kinds 2 and 3,
+/// `image` is the first image (in batch order) that failed, as the Python
+/// reference decoder, which goes image by image, would report it.
+struct DecodeStatus {
+  int kind = 0;
+  int64_t image = -1;
+};
+
+/// heatmaps [B, K, H, W], tags [B, K, D, H, W], orpm [B, K, 3, H, W]:
+/// contiguous float32. mean_bones [K, 3] float32 metres. Images are split
+/// across threads (num_threads: 0 = hardware concurrency).
+DecodeStatus decode_cpu(const float* heatmaps, const float* tags, const float* orpm, int64_t B,
+                        int64_t H, int64_t W, const DecodeParams& params,
+                        const SkeletonTables& skeleton, const float* mean_bones,
+                        const DecodeOutputs& out, int num_threads);
+
+}  // namespace ssmp3d

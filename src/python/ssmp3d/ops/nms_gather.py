@@ -1,0 +1,129 @@
+"""Fused heatmap NMS + gather (DESIGN.md sections 6.1-6.2): the checked public op.
+
+:func:`nms_gather` runs, in one C++ pass per (image, joint), the NMS of
+:func:`ssmp3d.ops.heatmap_nms` and reads, at each kept peak, the joint's tags
+and the ORPM vectors of every map. It is also the custom op
+``torch.ops.ssmp3d.nms_gather`` (fixed output shapes, ``register_fake``);
+the pure torch twin is :func:`ssmp3d.ops._reference.nms_gather`.
+
+Numerics follow the decoder (``ssmp3d.decode``): every input is converted to
+float32 first (exact for float16 / bfloat16; elementwise rounding for
+float64, the same as converting the gathered values), the NMS and its
+threshold comparison run in float32.
+
+NaN: anywhere in ``heatmaps`` raises ``ValueError("heatmaps: ...")``; in
+``tags`` / ``orpm`` only where the op reads them (at a kept peak) raises
+``ValueError("tags: ...")`` / ``ValueError("orpm: ...")``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from . import _args
+from ._ext import load_cpu
+from .heatmap_nms import MAX_CANDIDATES, MAX_PIXELS, MAX_RADIUS
+
+__all__ = ["nms_gather"]
+
+
+def _check(heatmaps, tags, orpm, threshold, radius, max_candidates):
+    thr = _args.real("threshold", threshold)
+    r = _args.integer("radius", radius, 0, MAX_RADIUS)
+    m = _args.integer("max_candidates", max_candidates, 1, MAX_CANDIDATES)
+    hm = _args.array("heatmaps", heatmaps, "float", (4,), np.float32)
+    b, k, h, w = hm.shape
+    if hm.size == 0:
+        raise ValueError(f"heatmaps: expected a non-empty [B, K, H, W] array, got shape {list(hm.shape)}")
+    if h * w > MAX_PIXELS:
+        raise ValueError(f"heatmaps: H * W must be <= 2**30, got shape {list(hm.shape)}")
+    tg = _args.array("tags", tags, "float", (4, 5), np.float32)
+    if tg.ndim == 4:
+        tg = tg.reshape(b, k, 1, h, w) if tg.shape == hm.shape else tg
+    if tg.ndim != 5 or tg.shape[:2] != (b, k) or tg.shape[3:] != (h, w) or tg.shape[2] == 0:
+        raise ValueError(f"tags: expected [B, K, H, W] or [B, K, D >= 1, H, W] with B, K, H, W = "
+                         f"{b}, {k}, {h}, {w}, got shape {list(np.shape(tags))}")
+    om = _args.array("orpm", orpm, "float", (5,), np.float32)
+    _args.shape("orpm", om, (b, k, 3, h, w), "[B, K, 3, H, W] from heatmaps")
+    return hm, tg, om, thr, r, m
+
+
+def _run(hm: np.ndarray, tg: np.ndarray, om: np.ndarray, thr: float, r: int, m: int, num_threads: int):
+    b, k, h, w = hm.shape
+    d = tg.shape[2]
+    scores = np.empty((b, k, m), np.float32)
+    indices = np.empty((b, k, m), np.int64)
+    counts = np.empty((b, k), np.int32)
+    tags_at = np.empty((b, k, m, d), np.float32)
+    orpm_at = np.empty((b, k, m, k, 3), np.float32)
+    nan_h, nan_t, nan_o = load_cpu().nms_gather_cpu(
+        hm.ctypes.data, tg.ctypes.data, om.ctypes.data, b, k, h, w, d, thr, r, m, scores.ctypes.data,
+        indices.ctypes.data, counts.ctypes.data, tags_at.ctypes.data, orpm_at.ctypes.data, num_threads)
+    if nan_h:
+        raise ValueError(f"heatmaps: contains NaN ({nan_h} values)")
+    if nan_t:
+        raise ValueError(f"tags: contains NaN at a candidate peak ({nan_t} values)")
+    if nan_o:
+        raise ValueError(f"orpm: contains NaN at a candidate peak ({nan_o} values)")
+    return scores, indices, counts, tags_at, orpm_at
+
+
+@torch.library.custom_op("ssmp3d::nms_gather", mutates_args=())
+def _nms_gather_op(heatmaps: torch.Tensor, tags: torch.Tensor, orpm: torch.Tensor, threshold: float,
+                   radius: int, max_candidates: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor,
+                                                              torch.Tensor, torch.Tensor]:
+    """``torch.ops.ssmp3d.nms_gather``: see :func:`nms_gather` (CPU tensors, default threads)."""
+    out = _run(*_check(heatmaps, tags, orpm, threshold, radius, max_candidates), torch.get_num_threads())
+    return tuple(torch.from_numpy(a) for a in out)  # type: ignore[return-value]
+
+
+@_nms_gather_op.register_fake
+def _nms_gather_fake(heatmaps, tags, orpm, threshold, radius, max_candidates):
+    b, k = heatmaps.shape[0], heatmaps.shape[1]
+    d = 1 if tags.dim() == 4 else tags.shape[2]
+    m = max_candidates
+    f32 = dict(dtype=torch.float32)
+    return (heatmaps.new_empty((b, k, m), **f32), heatmaps.new_empty((b, k, m), dtype=torch.int64),
+            heatmaps.new_empty((b, k), dtype=torch.int32), heatmaps.new_empty((b, k, m, d), **f32),
+            heatmaps.new_empty((b, k, m, k, 3), **f32))
+
+
+def nms_gather(heatmaps, tags, orpm, threshold: float = 0.1, radius: int = 1, max_candidates: int = 30, *,
+               num_threads: int | None = None):
+    """Heatmap NMS, then the tags and ORPM vectors at each kept peak (one C++ pass).
+
+    Peaks and their order are exactly those of :func:`ssmp3d.ops.heatmap_nms`
+    on the float32 heatmaps.
+
+    Args:
+        heatmaps: ``[B, K, H, W]`` numpy array or CPU tensor, float16,
+            bfloat16 (torch), float32 or float64, without NaN.
+        tags: ``[B, K, H, W]`` (``D = 1``) or ``[B, K, D, H, W]``, same kinds.
+        orpm: ``[B, K, 3, H, W]``, same kinds.
+        threshold: Detection threshold (finite), compared in float32.
+        radius: NMS window radius in ``[0, 32]``.
+        max_candidates: Peaks kept per (image, joint), ``M`` in ``[1, 4096]``.
+        num_threads: CPU threads; ``None`` = ``torch.get_num_threads()``,
+            ``0`` = all cores. Results do not depend on it.
+
+    Returns:
+        ``(scores, indices, counts, tags_at, orpm_at)``, torch tensors if any
+        input is a tensor, else numpy arrays:
+
+        * ``scores [B, K, M]`` float32 (0 padding), ``indices [B, K, M]``
+          int64 flat ``y * W + x`` (-1 padding), ``counts [B, K]`` int32;
+        * ``tags_at [B, K, M, D]`` float32: ``tags[b, k, :, y, x]`` at peak
+          ``(b, k, r)`` (0 padding);
+        * ``orpm_at [B, K, M, K, 3]`` float32: ``orpm[b, m, :, y, x]`` of
+          every map ``m`` at peak ``(b, k, r)`` (0 padding).
+
+    Raises:
+        TypeError: an input is not a float array / tensor, or a parameter has
+            the wrong type.
+        ValueError: wrong or mismatched shapes, a non-CPU tensor, a parameter
+            out of range, or NaN where it is read (the message names the input).
+    """
+    checked = _check(heatmaps, tags, orpm, threshold, radius, max_candidates)
+    out = _run(*checked, _args.threads(num_threads))
+    return _args.outputs(out, _args.is_torch(heatmaps, tags, orpm))

@@ -1,0 +1,189 @@
+"""ORPM read-out of grouped people (DESIGN.md section 6.4): the checked public op.
+
+:func:`orpm_readout` runs the C++ read-out on a batch. Per image it equals the
+Python specification :func:`ssmp3d.decode.readout.readout` (batched twin:
+:func:`ssmp3d.ops._reference.orpm_readout`), every fallback and the naive
+mode included. Also the custom op ``torch.ops.ssmp3d.orpm_readout``.
+
+Custom ops take tensors and scalars only, so a skeleton crosses as
+:func:`skeleton_table` (an int64 tensor) plus its neck and pelvis indices;
+the C++ side checks the table before use.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ..skeleton import Skeleton
+from . import _args
+from ._ext import load_cpu
+
+__all__ = ["orpm_readout", "skeleton_table"]
+
+READOUTS = ("full", "naive")
+_TABLES: dict[int, tuple[Skeleton, np.ndarray]] = {}
+
+
+def skeleton_table(skeleton: Skeleton) -> np.ndarray:
+    """A skeleton as one read-only int64 ``[2 + 2K, K]`` array (cached per skeleton).
+
+    Rows: ``0`` parents (-1 for the root); ``1`` the topological order;
+    ``2 .. K+1`` the read-out chain of each map (``Skeleton.readout_chain``,
+    -1 padded); ``K+2 .. 2K+1`` the read-out sets ``S[m, l]``
+    (``Skeleton.readout_sets``) as 0 / 1.
+    """
+    hit = _TABLES.get(id(skeleton))
+    if hit is not None and hit[0] is skeleton:
+        return hit[1]
+    if not isinstance(skeleton, Skeleton):
+        raise TypeError(f"skeleton: expected a Skeleton, got {type(skeleton).__name__}")
+    k = skeleton.num_joints
+    table = np.full((2 + 2 * k, k), -1, np.int64)
+    table[0] = skeleton.parents
+    table[1] = skeleton.topological_order
+    for j in range(k):
+        chain = skeleton.readout_chain(j)
+        table[2 + j, : len(chain)] = chain
+    table[2 + k :] = skeleton.readout_sets()
+    table.setflags(write=False)
+    if len(_TABLES) > 64:
+        _TABLES.clear()
+    _TABLES[id(skeleton)] = (skeleton, table)
+    return table
+
+
+def _check(orpm, positions, scores, detected, num_formed, people, num_people, k, readout, readout_threshold,
+           readout_min_dist, mean_bones):
+    om = _args.array("orpm", orpm, "float", (5,), np.float32)
+    b, _, _, h, w = om.shape
+    _args.shape("orpm", om, (b, k, 3, h, w), f"[B, K = {k}, 3, H, W]")
+    if om.size == 0:
+        raise ValueError(f"orpm: expected non-empty [B, K, 3, H, W] maps, got shape {list(om.shape)}")
+    pos = _args.array("positions", positions, "int", (4,), np.int64)
+    q = pos.shape[1]
+    _args.shape("positions", pos, (b, q, k, 2), "[B, Q, K, 2] (x, y)")
+    sc = _args.array("scores", scores, "float", (3,), np.float32)
+    _args.shape("scores", sc, (b, q, k), "[B, Q, K] from positions")
+    det = _args.array("detected", detected, "bool", (3,), np.bool_)
+    _args.shape("detected", det, (b, q, k), "[B, Q, K] from positions")
+    nf = _args.array("num_formed", num_formed, "int", (1,), np.int64)
+    _args.shape("num_formed", nf, (b,), "[B]")
+    if nf.size and (nf.min() < 0 or nf.max() > q):
+        raise ValueError(f"num_formed: expected values in [0, Q = {q}], got [{nf.min()}, {nf.max()}]")
+    pp = _args.array("people", people, "int", (2,), np.int64)
+    p = pp.shape[1]
+    _args.shape("people", pp, (b, p), "[B, P]")
+    if q == 0 or p == 0:
+        raise ValueError(f"positions / people: Q and P must be >= 1, got Q = {q}, P = {p}")
+    npl = _args.array("num_people", num_people, "int", (1,), np.int64)
+    _args.shape("num_people", npl, (b,), "[B]")
+    if npl.size and (npl.min() < 0 or npl.max() > p):
+        raise ValueError(f"num_people: expected values in [0, P = {p}], got [{npl.min()}, {npl.max()}]")
+    used = np.arange(p) < npl[:, None]
+    if ((pp < 0) | (pp >= nf[:, None]))[used].any():
+        raise ValueError("people: expected row indices in [0, num_formed) for the first num_people entries")
+    live = det & (np.arange(q) < nf[:, None])[..., None]
+    x, y = pos[..., 0][live], pos[..., 1][live]
+    if x.size and (x.min() < 0 or x.max() >= w or y.min() < 0 or y.max() >= h):
+        raise ValueError(f"positions: detected joints must lie inside the {w} x {h} map (0 <= x < W, 0 <= y < H)")
+    if not isinstance(readout, str) or readout not in READOUTS:
+        raise ValueError(f"readout: expected one of {READOUTS}, got {readout!r}")
+    thr = _args.real("readout_threshold", readout_threshold)
+    dist = _args.real("readout_min_dist", readout_min_dist, 0.0)
+    mb = _args.array("mean_bones", mean_bones, "float", (2,), np.float32)
+    _args.shape("mean_bones", mb, (k, 3), "[K, 3] metres")
+    return om, pos, sc, det, nf, pp, npl, readout == "naive", thr, dist, mb
+
+
+def _run(om, pos, sc, det, nf, pp, npl, naive, thr, dist, mb, table, neck, pelvis, num_threads):
+    b, k, _, h, w = om.shape
+    q, p = pos.shape[1], pp.shape[1]
+    joints3d = np.empty((b, p, k, 3), np.float32)
+    rule = np.empty((b, p, k), np.int8)
+    joint = np.empty((b, p, k), np.int16)
+    nan = load_cpu().orpm_readout_cpu(
+        om.ctypes.data, pos.ctypes.data, sc.ctypes.data, det.ctypes.data, nf.ctypes.data, pp.ctypes.data,
+        npl.ctypes.data, b, q, p, k, h, w, table.ctypes.data, neck, pelvis, naive, thr, dist, mb.ctypes.data,
+        joints3d.ctypes.data, rule.ctypes.data, joint.ctypes.data, num_threads)
+    if nan:
+        raise ValueError(f"orpm: contains NaN at a read-out location ({nan} values)")
+    return joints3d, rule, joint
+
+
+@torch.library.custom_op("ssmp3d::orpm_readout", mutates_args=())
+def _readout_op(orpm: torch.Tensor, positions: torch.Tensor, scores: torch.Tensor, detected: torch.Tensor,
+                num_formed: torch.Tensor, people: torch.Tensor, num_people: torch.Tensor,
+                skeleton_table: torch.Tensor, neck: int, pelvis: int, mean_bones: torch.Tensor, naive: bool,
+                readout_threshold: float, readout_min_dist: float) -> tuple[torch.Tensor, torch.Tensor,
+                                                                          torch.Tensor]:
+    """``torch.ops.ssmp3d.orpm_readout``: see :func:`orpm_readout`; the skeleton as
+    :func:`skeleton_table` plus ``neck`` / ``pelvis`` (default threads)."""
+    k = orpm.shape[1] if orpm.dim() == 5 else -1
+    table = _args.array("skeleton_table", skeleton_table, "int", (2,), np.int64)
+    _args.shape("skeleton_table", table, (2 + 2 * k, k), "[2 + 2K, K]")
+    checked = _check(orpm, positions, scores, detected, num_formed, people, num_people, k,
+                     "naive" if naive else "full", readout_threshold, readout_min_dist, mean_bones)
+    out = _run(*checked, table, _args.integer("neck", neck, 0, k - 1), _args.integer("pelvis", pelvis, 0, k - 1),
+               torch.get_num_threads())
+    return tuple(torch.from_numpy(a) for a in out)  # type: ignore[return-value]
+
+
+@_readout_op.register_fake
+def _readout_fake(orpm, positions, scores, detected, num_formed, people, num_people, skeleton_table, neck,
+                  pelvis, mean_bones, naive, readout_threshold, readout_min_dist):
+    b, k = orpm.shape[0], orpm.shape[1]
+    p = people.shape[1]
+    return (orpm.new_empty((b, p, k, 3), dtype=torch.float32), orpm.new_empty((b, p, k), dtype=torch.int8),
+            orpm.new_empty((b, p, k), dtype=torch.int16))
+
+
+def orpm_readout(orpm, positions, scores, detected, num_formed, people, num_people, *, skeleton: Skeleton,
+                 readout: str = "full", readout_threshold: float = 0.1, readout_min_dist: float = 3.0,
+                 mean_bones=None, num_threads: int | None = None):
+    """Reads 3D poses from the ORPM maps at the people's joint positions.
+
+    Per image ``b``, exactly :func:`ssmp3d.decode.readout.readout` of the
+    people ``people[b, :num_people[b]]`` among the ``num_formed[b]`` formed
+    people (all of which take part in the validity test).
+
+    Args:
+        orpm: ``[B, K, 3, H, W]`` bone-vector maps in metres (any float kind;
+            values are converted to float32).
+        positions: ``[B, Q, K, 2]`` integer map pixels ``(x, y)``; inside the
+            map wherever ``detected`` (rows ``< num_formed``).
+        scores: ``[B, Q, K]`` joint scores (converted to float32).
+        detected: ``[B, Q, K]`` bool.
+        num_formed: ``[B]`` integers in ``[0, Q]``: rows that are people.
+        people: ``[B, P]`` integer rows to read, in output order; the first
+            ``num_people[b]`` entries must lie in ``[0, num_formed[b])``.
+        num_people: ``[B]`` integers in ``[0, P]``.
+        skeleton: The joint set (``K == skeleton.num_joints``).
+        readout: ``"full"`` (fallback chain) or ``"naive"`` (own position only).
+        readout_threshold: A location needs ``score > float32(readout_threshold)``.
+        readout_min_dist: Crowding distance in map pixels (finite, ``>= 0``).
+        mean_bones: ``[K, 3]`` fallback bone vectors in metres; ``None`` = the
+            skeleton's mean pose.
+        num_threads: CPU threads (images are split across them); ``None`` =
+            ``torch.get_num_threads()``, ``0`` = all cores.
+
+    Returns:
+        ``(joints3d [B, P, K, 3] float32 mm, rule [B, P, K] int8
+        ReadoutRule codes, joint [B, P, K] int16 read-out joint)``; slots
+        ``>= num_people`` are padding (0, -1, -1). torch tensors if any input
+        is a tensor, else numpy.
+
+    Raises:
+        TypeError: wrong array kinds or parameter types.
+        ValueError: mismatched shapes, out-of-range indices, counts or
+            positions, a bad parameter, or NaN in an ORPM value read.
+    """
+    table = skeleton_table(skeleton)
+    if mean_bones is None:
+        mean_bones = skeleton.mean_bones_m()
+    elif not isinstance(mean_bones, (np.ndarray, torch.Tensor)):
+        mean_bones = np.asarray(mean_bones, dtype=np.float32)
+    checked = _check(orpm, positions, scores, detected, num_formed, people, num_people, skeleton.num_joints,
+                     readout, readout_threshold, readout_min_dist, mean_bones)
+    out = _run(*checked, table, skeleton.neck, skeleton.pelvis, _args.threads(num_threads))
+    return _args.outputs(out, _args.is_torch(orpm, positions, scores, detected, num_formed, people, num_people))
