@@ -9,8 +9,12 @@ op, used as the specification in tests, live in :mod:`ssmp3d.ops._reference`.
 """
 
 from .heatmap_nms import heatmap_nms
-from .nms_gather import nms_gather
-from .grouping import group_candidates
-from .readout import orpm_readout, skeleton_table
 
-__all__ = ["heatmap_nms", "nms_gather", "group_candidates", "orpm_readout", "skeleton_table"]
+__all__ = ["heatmap_nms"]
+
+# Decoder ops (the stages of the cpu decoder).
+from .grouping import group_candidates  # noqa: E402
+from .nms_gather import nms_gather  # noqa: E402
+from .readout import orpm_readout, skeleton_table  # noqa: E402
+
+__all__ += ["nms_gather", "group_candidates", "orpm_readout", "skeleton_table"]
