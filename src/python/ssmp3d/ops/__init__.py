@@ -9,10 +9,18 @@ op, used as the specification in tests, live in :mod:`ssmp3d.ops._reference`.
 """
 
 from .encode import encode_heatmaps, encode_orpm, encode_tag_maps
+from .grouping import group_candidates
 from .heatmap_nms import heatmap_nms
 from .nms_gather import nms_gather
-from .grouping import group_candidates
 from .readout import orpm_readout, skeleton_table
 
-__all__ = ["heatmap_nms", "nms_gather", "group_candidates", "orpm_readout", "skeleton_table"]
-__all__ += ["encode_heatmaps", "encode_orpm", "encode_tag_maps"]
+__all__ = [
+    "encode_heatmaps",
+    "encode_orpm",
+    "encode_tag_maps",
+    "group_candidates",
+    "heatmap_nms",
+    "nms_gather",
+    "orpm_readout",
+    "skeleton_table",
+]
