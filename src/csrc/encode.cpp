@@ -11,12 +11,12 @@
 // pybind11 binding) releases the GIL.
 #include "encode.h"
 
+#include "parallel.h"
+
 #include <algorithm>
-#include <atomic>
 #include <cmath>
 #include <cstring>
 #include <numeric>
-#include <thread>
 #include <vector>
 
 namespace ssmp3d {
@@ -25,32 +25,17 @@ namespace {
 
 constexpr double kMinWorkPerThread = 1 << 15;  // below this a thread costs more than it saves
 
-// Runs fn(item) for item in [0, items) on up to num_threads threads that
-// claim items from an atomic counter (0 = hardware concurrency).
+struct NoScratch {};
+
+// Runs fn(item) for item in [0, items) through parallel_items (parallel.h),
+// with no more threads than the work justifies (num_threads: 0 = all cores).
 template <typename Fn>
-void parallel_items(int64_t items, double work_per_item, int num_threads, const Fn& fn) {
+void run_items(int64_t items, double work_per_item, int num_threads, const Fn& fn) {
   if (items <= 0) return;
-  int64_t want = num_threads > 0 ? num_threads
-                                 : std::max<int64_t>(1, std::thread::hardware_concurrency());
   const double total = work_per_item * static_cast<double>(items);
   const int64_t by_work = total >= 1e15 ? items : static_cast<int64_t>(total / kMinWorkPerThread);
-  want = std::min({want, items, std::max<int64_t>(1, by_work)});
-
-  std::atomic<int64_t> next{0};
-  auto work = [&]() noexcept {
-    for (int64_t i; (i = next.fetch_add(1, std::memory_order_relaxed)) < items;) fn(i);
-  };
-  std::vector<std::thread> pool;
-  if (want > 1) {
-    try {
-      pool.reserve(static_cast<size_t>(want - 1));
-      for (int64_t t = 1; t < want; ++t) pool.emplace_back(work);
-    } catch (...) {
-      // Could not start more threads: the ones running and this one finish the job.
-    }
-  }
-  work();
-  for (auto& t : pool) t.join();
+  parallel_items<NoScratch>(items, thread_count(num_threads, items, std::max<int64_t>(1, by_work)),
+                            [&](int64_t item, NoScratch&) { fn(item); });
 }
 
 // Nearest pixel floor(c + 0.5) of map coordinates c = (x, y), computed in
@@ -121,7 +106,7 @@ void encode_heatmaps_cpu(const double* joints_map, const uint8_t* valid, int64_t
   const double side = static_cast<double>(std::min(2 * R + 1, rmax));
   const double per_item = static_cast<double>(hw) + 16.0 * static_cast<double>(N) * side * side;
 
-  parallel_items(B * K, per_item, num_threads, [&](int64_t item) {
+  run_items(B * K, per_item, num_threads, [&](int64_t item) {
     const int64_t b = item / K, k = item % K;
     float* map = out + item * hw;
     std::memset(map, 0, static_cast<size_t>(hw) * sizeof(float));
@@ -156,7 +141,7 @@ void encode_orpm_cpu(const double* joints_map, const float* bones32, const uint8
   const double d = static_cast<double>(std::min(2 * disc.r + 1, std::max(H, W)));
   const double per_item = 4.0 * static_cast<double>(hw) + static_cast<double>(N * C) * d * d;
 
-  parallel_items(B * K, per_item, num_threads, [&](int64_t item) {
+  run_items(B * K, per_item, num_threads, [&](int64_t item) {
     const int64_t b = item / K, m = item % K;
     float* o = orpm + item * 3 * hw;
     float* wt = weight + item * hw;
@@ -195,7 +180,7 @@ void encode_tag_maps_cpu(const double* joints_map, const uint8_t* valid, const d
   const double d = static_cast<double>(std::min(2 * disc.r + 1, std::max(H, W)));
   const double per_item = static_cast<double>(hw) + static_cast<double>(N) * d * d;
 
-  parallel_items(B * K, per_item, num_threads, [&](int64_t item) {
+  run_items(B * K, per_item, num_threads, [&](int64_t item) {
     const int64_t b = item / K, k = item % K;
     float* map = out + item * hw;
     std::memset(map, 0, static_cast<size_t>(hw) * sizeof(float));

@@ -3,8 +3,8 @@
 // Work split: the B*K maps ("slices") are independent. Threads (the caller
 // plus up to num_threads-1 std::threads) claim whole slices one at a time
 // from a shared atomic counter, so uneven slices balance themselves; one
-// slice is never split. Each thread writes only its slices' outputs and
-// keeps a private NaN count, summed at the end.
+// slice is never split (parallel.h). Each thread writes only its slices'
+// outputs; a slice that saw NaNs adds its count to a shared atomic.
 //
 // Per slice, one raster pass: 16-pixel chunks are rejected with a branch-free
 // (vectorisable) "any pixel above threshold or NaN" test; surviving pixels
@@ -13,14 +13,14 @@
 // bounded top-M collector: sorted insertion for small M, a heap otherwise.
 #include "heatmap_nms.h"
 
+#include "parallel.h"
+
 #include <algorithm>
 #include <atomic>
 #include <cfloat>
 #include <limits>
-#include <thread>
 #include <type_traits>
 #include <utility>
-#include <vector>
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -298,31 +298,16 @@ int64_t heatmap_nms_cpu(const T* heatmaps, int64_t B, int64_t K, int64_t H, int6
   // A window wider than the map is the whole map: clamp so index maths cannot overflow.
   radius = std::min(radius, std::max(H, W));
 
-  int64_t want = num_threads > 0 ? num_threads
-                                 : std::max<int64_t>(1, std::thread::hardware_concurrency());
-  want = std::min({want, slices, std::max<int64_t>(1, slices * hw / kMinPixelsPerThread)});
-
-  std::atomic<int64_t> next{0}, nan_total{0};
-  auto work = [&]() noexcept {
+  const int64_t threads =
+      thread_count(num_threads, slices, std::max<int64_t>(1, slices * hw / kMinPixelsPerThread));
+  struct NoScratch {};
+  std::atomic<int64_t> nan_total{0};
+  parallel_items<NoScratch>(slices, threads, [&](int64_t s, NoScratch&) {
     int64_t nans = 0;
-    for (int64_t s; (s = next.fetch_add(1, std::memory_order_relaxed)) < slices;) {
-      counts[s] = heatmap_nms_slice(heatmaps + s * hw, H, W, thr, radius, m, scores + s * m,
-                                    indices + s * m, &nans);
-    }
-    nan_total.fetch_add(nans, std::memory_order_relaxed);
-  };
-
-  std::vector<std::thread> pool;
-  if (want > 1) {
-    try {
-      pool.reserve(static_cast<size_t>(want - 1));
-      for (int64_t t = 1; t < want; ++t) pool.emplace_back(work);
-    } catch (...) {
-      // Could not start more threads: the ones running and this one finish the job.
-    }
-  }
-  work();
-  for (auto& t : pool) t.join();
+    counts[s] = heatmap_nms_slice(heatmaps + s * hw, H, W, thr, radius, m, scores + s * m,
+                                  indices + s * m, &nans);
+    if (nans) nan_total.fetch_add(nans, std::memory_order_relaxed);
+  });
   return nan_total.load();
 }
 

@@ -32,6 +32,7 @@ import numbers
 import numpy as np
 import torch
 
+from ._args import threads as _check_threads
 from ._ext import load_cpu, load_cuda
 
 __all__ = ["heatmap_nms", "MAX_RADIUS", "MAX_CANDIDATES", "MAX_PIXELS"]
@@ -69,16 +70,6 @@ def _check_params(threshold: object, radius: object, max_candidates: object) -> 
     if not 1 <= int(max_candidates) <= MAX_CANDIDATES:
         raise ValueError(f"max_candidates: expected an int in [1, {MAX_CANDIDATES}], got {int(max_candidates)}")
     return thr, int(radius), int(max_candidates)
-
-
-def _check_threads(num_threads: object) -> int:
-    if num_threads is None:
-        return torch.get_num_threads()
-    if isinstance(num_threads, bool) or not isinstance(num_threads, numbers.Integral):
-        raise TypeError(f"num_threads: expected None or an int >= 0, got {type(num_threads).__name__}")
-    if int(num_threads) < 0:
-        raise ValueError(f"num_threads: expected None or an int >= 0 (0 = all cores), got {int(num_threads)}")
-    return int(num_threads)
 
 
 def _check_shape(shape: tuple) -> None:
