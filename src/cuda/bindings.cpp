@@ -18,7 +18,7 @@ namespace py = pybind11;
 
 namespace {
 
-constexpr int kAbiVersion = 1;
+constexpr int kAbiVersion = 2;  // equal to ssmp3d.ops._ext.ABI_VERSION
 
 template <typename T>
 T* as_ptr(std::uintptr_t address) {
