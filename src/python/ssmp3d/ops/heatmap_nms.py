@@ -18,7 +18,8 @@ Semantics shared by every path:
 * Non-contiguous inputs are made contiguous (a copy); inputs that require
   grad are detached (the op is not differentiable).
 * A map containing NaN raises ``ValueError("heatmaps: contains NaN ...")``
-  after the kernel ran (on CUDA this reads a device flag, i.e. synchronises).
+  after the kernel ran (on CUDA this reads a device flag, i.e. synchronises;
+  during CUDA graph capture the check is skipped, see ``ops/_cuda.py``).
 * float64 CUDA tensors are processed by the CPU kernel (copy to and from the
   host); float32 / float16 / bfloat16 CUDA tensors run on the GPU, on the
   current stream of their device.
@@ -33,6 +34,7 @@ import numpy as np
 import torch
 
 from ._args import threads as _check_threads
+from . import _cuda
 from ._ext import load_cpu, load_cuda
 
 __all__ = ["heatmap_nms", "MAX_RADIUS", "MAX_CANDIDATES", "MAX_PIXELS"]
@@ -119,17 +121,14 @@ def _run_cuda(x: torch.Tensor, thr: float, r: int, m: int) -> NmsResult:
     ext = load_cuda()
     b, k, h, w = x.shape
     dev = x.device
-    with torch.cuda.device(dev):
+    with _cuda.on_device(dev) as stream:
         scores = torch.empty((b, k, m), dtype=torch.float32, device=dev)
         indices = torch.empty((b, k, m), dtype=torch.int64, device=dev)
         counts = torch.empty((b, k), dtype=torch.int32, device=dev)
         nan = torch.zeros(1, dtype=torch.int32, device=dev)
-        stream = torch.cuda.current_stream(dev).cuda_stream
         ext.heatmap_nms_cuda(x.data_ptr(), b, k, h, w, thr, r, m, scores.data_ptr(), indices.data_ptr(),
                              counts.data_ptr(), nan.data_ptr(), stream)
-    bad = int(nan.item())
-    if bad:
-        raise _nan_error(f"in {bad} of the {b * k} maps")
+    _cuda.raise_if_flagged(nan, ValueError, f"heatmaps: contains NaN (in {{}} of the {b * k} maps)")
     return scores, indices, counts
 
 
