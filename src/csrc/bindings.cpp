@@ -24,7 +24,7 @@ namespace {
 
 // Bumped whenever a signature of this module changes, so the Python layer can
 // detect a stale build.
-constexpr int kAbiVersion = 2;
+constexpr int kAbiVersion = 3;
 
 template <typename T>
 T* as_ptr(std::uintptr_t address) {
@@ -242,6 +242,69 @@ py::tuple decode_cpu_py(std::uintptr_t heatmaps, std::uintptr_t tags, std::uintp
   return py::make_tuple(st.kind, st.image);
 }
 
+py::tuple decode_candidates_cpu_py(
+    std::uintptr_t scores_in, std::uintptr_t indices, std::uintptr_t counts, std::uintptr_t flags,
+    std::uintptr_t tags_at, std::uintptr_t orpm_at, std::uintptr_t refine,
+    std::uintptr_t gather_start, std::uintptr_t gather_slot, int64_t B, int64_t K, int64_t H,
+    int64_t W, int64_t D, int64_t max_candidates, double tag_threshold, int64_t min_joints,
+    int64_t max_people, bool naive, double readout_threshold, double readout_min_dist,
+    bool refine_on, std::uintptr_t skeleton_table, int64_t neck, int64_t pelvis,
+    std::uintptr_t mean_bones, std::uintptr_t coords, std::uintptr_t scores,
+    std::uintptr_t detected, std::uintptr_t peaks, std::uintptr_t joints3d, std::uintptr_t rule,
+    std::uintptr_t joint, std::uintptr_t person_scores, std::uintptr_t tags_out,
+    std::uintptr_t num_people, int num_threads) {
+  check_sizes("decode_candidates_cpu", {B, K, H, W, D, max_candidates, max_people});
+  check_ptrs("decode_candidates_cpu",
+             {scores_in, indices, counts, flags, tags_at, orpm_at, refine, gather_start,
+              gather_slot, skeleton_table, mean_bones, coords, scores, detected, peaks, joints3d,
+              rule, joint, person_scores, tags_out, num_people});
+  if (num_threads < 0) throw py::value_error("decode_candidates_cpu: num_threads must be >= 0");
+  if (K * max_candidates >= (int64_t{1} << 31))
+    throw py::value_error("decode_candidates_cpu: K * max_candidates must be < 2**31");
+  const auto sk = skeleton_tables("decode_candidates_cpu", skeleton_table, K, neck, pelvis);
+  // The gather lists must cover every read the read-out can make.
+  const auto* start = as_ptr<const int32_t>(gather_start);
+  const auto* slot = as_ptr<const int32_t>(gather_slot);
+  if (start[0] != 0) throw py::value_error("decode_candidates_cpu: gather_start[0] must be 0");
+  for (int64_t l = 0; l < K; ++l)
+    if (start[l + 1] < start[l])
+      throw py::value_error("decode_candidates_cpu: gather_start must be non-decreasing");
+  for (int64_t m = 0; m < K; ++m)
+    for (int64_t l = 0; l < K; ++l) {
+      const int32_t e = slot[m * K + l];
+      const bool needed = sk.sets[m * K + l] != 0 || m == l;
+      if (e >= start[l + 1] - start[l] || e < -1 || (needed && e < 0))
+        throw py::value_error("decode_candidates_cpu: gather_slot does not cover the read-out sets");
+    }
+  ssmp3d::DecodeParams p;
+  p.refine = refine_on;
+  p.group = ssmp3d::GroupParams{K, max_candidates, D, neck, tag_threshold, min_joints, max_people};
+  p.readout = ssmp3d::ReadoutParams{naive, ssmp3d::threshold_as<float>(readout_threshold),
+                                    readout_min_dist};
+  ssmp3d::CandidateTables c;
+  c.scores = as_ptr<const float>(scores_in);
+  c.indices = as_ptr<const int64_t>(indices);
+  c.counts = as_ptr<const int32_t>(counts);
+  c.flags = as_ptr<const int32_t>(flags);
+  c.tags_at = as_ptr<const float>(tags_at);
+  c.orpm_at = as_ptr<const float>(orpm_at);
+  c.refine = as_ptr<const int8_t>(refine);
+  c.gather_start = start;
+  c.gather_slot = slot;
+  const ssmp3d::DecodeOutputs out{as_ptr<double>(coords),     as_ptr<float>(scores),
+                                  as_ptr<uint8_t>(detected),  as_ptr<int64_t>(peaks),
+                                  as_ptr<float>(joints3d),    as_ptr<int8_t>(rule),
+                                  as_ptr<int16_t>(joint),     as_ptr<float>(person_scores),
+                                  as_ptr<double>(tags_out),   as_ptr<int32_t>(num_people)};
+  ssmp3d::DecodeStatus st;
+  {
+    py::gil_scoped_release release;
+    st = ssmp3d::decode_candidates_cpu(c, B, H, W, p, sk, as_ptr<const float>(mean_bones), out,
+                                       num_threads);
+  }
+  return py::make_tuple(st.kind, st.image);
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_C, m) {
@@ -310,4 +373,18 @@ Returns the number of NaN values in the heatmaps (outputs undefined if > 0).)doc
         py::arg("rule_ptr"), py::arg("joint_ptr"), py::arg("person_scores_ptr"),
         py::arg("tags_out_ptr"), py::arg("num_people_ptr"), py::arg("num_threads"),
         "The fused CPU decoder (DESIGN.md 6); returns (status kind, image).");
+  m.def("decode_candidates_cpu", &decode_candidates_cpu_py, py::arg("cand_scores_ptr"),
+        py::arg("indices_ptr"), py::arg("counts_ptr"), py::arg("flags_ptr"),
+        py::arg("tags_at_ptr"), py::arg("orpm_at_ptr"), py::arg("refine_ptr"),
+        py::arg("gather_start_ptr"), py::arg("gather_slot_ptr"), py::arg("B"), py::arg("K"),
+        py::arg("H"), py::arg("W"), py::arg("D"), py::arg("max_candidates"),
+        py::arg("tag_threshold"), py::arg("min_joints"), py::arg("max_people"), py::arg("naive"),
+        py::arg("readout_threshold"), py::arg("readout_min_dist"), py::arg("refine"),
+        py::arg("skeleton_table_ptr"), py::arg("neck"), py::arg("pelvis"),
+        py::arg("mean_bones_ptr"), py::arg("coords_ptr"), py::arg("scores_ptr"),
+        py::arg("detected_ptr"), py::arg("peaks_ptr"), py::arg("joints3d_ptr"),
+        py::arg("rule_ptr"), py::arg("joint_ptr"), py::arg("person_scores_ptr"),
+        py::arg("tags_out_ptr"), py::arg("num_people_ptr"), py::arg("num_threads"),
+        "Grouping + read-out + outputs on host copies of GPU-gathered candidate tables\n"
+        "(decode.h: decode_candidates_cpu); returns (status kind, image).");
 }

@@ -13,6 +13,7 @@
 #include <limits>
 #include <vector>
 
+#include "decode_image.h"
 #include "heatmap_nms.h"
 #include "parallel.h"
 
@@ -20,19 +21,12 @@ namespace ssmp3d {
 
 namespace {
 
-struct ImageScratch {
-  std::vector<float> scores;     // [K, M]
-  std::vector<int64_t> indices;  // [K, M]
-  std::vector<int32_t> counts;   // [K]
-  std::vector<double> tags;      // [K, M, D]
-  GroupScratch group_scratch;
-  Grouping grouping;
-  std::vector<int64_t> pos;      // [Q, K, 2]
-  std::vector<float> jscores;    // [Q, K]
-  std::vector<uint8_t> det;      // [Q, K]
-  std::vector<int64_t> people;   // kept rows
-  ReadoutScratch readout;
-};
+// Quarter-pixel shift toward the larger neighbour (reference.py: candidate_coords).
+inline double refined(double c, int sign) { return c + 0.25 * static_cast<double>(sign); }
+
+inline int shift_sign(float lo, float hi) { return (hi > lo) - (hi < lo); }
+
+}  // namespace
 
 void atomic_min(std::atomic<int64_t>& a, int64_t v) {
   int64_t cur = a.load(std::memory_order_relaxed);
@@ -40,20 +34,128 @@ void atomic_min(std::atomic<int64_t>& a, int64_t v) {
   }
 }
 
-// Quarter-pixel shift toward the larger neighbour (reference.py: candidate_coords).
-inline double refined(double c, float lo, float hi, bool inner) {
-  if (!inner) return c;
-  return c + 0.25 * (static_cast<double>(hi > lo) - static_cast<double>(hi < lo));
+DecodeStatus status_of(std::atomic<int64_t> (&first_bad)[4], int64_t B) {
+  DecodeStatus st;
+  if (first_bad[1].load() < B) {
+    st.kind = 1;
+    st.image = first_bad[1].load();
+  } else if (std::min(first_bad[2].load(), first_bad[3].load()) < B) {
+    st.kind = first_bad[2].load() < first_bad[3].load() ? 2 : 3;
+    st.image = std::min(first_bad[2].load(), first_bad[3].load());
+  }
+  return st;
 }
 
-}  // namespace
+void pad_image(const DecodeParams& params, int64_t b, const DecodeOutputs& out) {
+  const int64_t K = params.group.K, D = params.group.D, P = params.group.max_people;
+  const int64_t o = b * P * K;
+  std::fill(out.coords + 2 * o, out.coords + 2 * (o + P * K),
+            std::numeric_limits<double>::quiet_NaN());
+  std::fill(out.scores + o, out.scores + o + P * K, 0.0f);
+  std::fill(out.detected + o, out.detected + o + P * K, uint8_t{0});
+  std::fill(out.peaks + o, out.peaks + o + P * K, int64_t{-1});
+  std::fill(out.joints3d + 3 * o, out.joints3d + 3 * (o + P * K), 0.0f);
+  std::fill(out.rule + o, out.rule + o + P * K, int8_t{kRuleNone});
+  std::fill(out.joint + o, out.joint + o + P * K, int16_t{-1});
+  std::fill(out.person_scores + b * P, out.person_scores + (b + 1) * P, 0.0f);
+  std::fill(out.tags + b * P * D, out.tags + (b + 1) * P * D, 0.0);
+  out.num_people[b] = 0;
+}
+
+int finish_image(const DecodeParams& params, const SkeletonTables& skeleton,
+                 const float* mean_bones, const ImageCandidates& c, OrpmSource src, int64_t b,
+                 int64_t H, int64_t W, ImageScratch& s, const DecodeOutputs& out) {
+  const GroupParams& gp = params.group;
+  const int64_t K = gp.K, M = gp.M, D = gp.D, P = gp.max_people, HW = H * W;
+  // Group.
+  group_image(gp, c.scores, c.tags, c.counts, s.group_scratch, s.grouping);
+  const Grouping& g = s.grouping;
+  const int64_t n = static_cast<int64_t>(g.kept.size());
+  // Read out (every formed person takes part in the validity test).
+  if (n > 0) {
+    const int64_t Q = g.Q;
+    s.pos.assign(Q * K * 2, 0);
+    s.jscores.assign(Q * K, 0.0f);
+    s.det.assign(Q * K, 0);
+    for (int64_t i = 0; i < Q * K; ++i) {
+      const int32_t r = g.assignment[i];
+      if (r < 0) continue;
+      const int64_t ci = (i % K) * M + r;
+      s.pos[2 * i] = c.indices[ci] % W;
+      s.pos[2 * i + 1] = c.indices[ci] / W;
+      s.jscores[i] = c.scores[ci];
+      s.det[i] = 1;
+    }
+    s.people.assign(g.kept.begin(), g.kept.end());
+    src.ranks = g.assignment.data();
+    const int64_t nans = readout_image(skeleton, params.readout, Q, s.pos.data(), s.jscores.data(),
+                                       s.det.data(), s.people.data(), n, src, mean_bones,
+                                       s.readout, out.joints3d + b * P * K * 3,
+                                       out.rule + b * P * K, out.joint + b * P * K);
+    if (nans) {
+      pad_image(params, b, out);
+      return 3;
+    }
+  }
+  // Outputs of the kept people, then padding.
+  for (int64_t p = 0; p < n; ++p) {
+    const int64_t q = g.kept[p];
+    const int64_t o = (b * P + p) * K;
+    for (int64_t k = 0; k < K; ++k) {
+      const int32_t r = g.assignment[q * K + k];
+      double* xy = out.coords + 2 * (o + k);
+      if (r < 0) {
+        out.scores[o + k] = 0.0f;
+        out.detected[o + k] = 0;
+        out.peaks[o + k] = -1;
+        xy[0] = xy[1] = std::numeric_limits<double>::quiet_NaN();
+        continue;
+      }
+      const int64_t flat = c.indices[k * M + r], x = flat % W, y = flat / W;
+      out.scores[o + k] = c.scores[k * M + r];
+      out.detected[o + k] = 1;
+      out.peaks[o + k] = flat;
+      double fx = static_cast<double>(x), fy = static_cast<double>(y);
+      if (params.refine) {
+        int sx = 0, sy = 0;
+        if (c.heat) {
+          const float* row = c.heat + k * HW + y * W;
+          if (x > 0 && x < W - 1) sx = shift_sign(row[x - 1], row[x + 1]);
+          if (y > 0 && y < H - 1) sy = shift_sign(row[x - W], row[x + W]);
+        } else {
+          sx = c.refine[2 * (k * M + r)];
+          sy = c.refine[2 * (k * M + r) + 1];
+        }
+        fx = refined(fx, sx);
+        fy = refined(fy, sy);
+      }
+      xy[0] = fx;
+      xy[1] = fy;
+    }
+    out.person_scores[b * P + p] = static_cast<float>(g.score[q]);
+    std::copy(g.tag.begin() + q * D, g.tag.begin() + (q + 1) * D, out.tags + (b * P + p) * D);
+  }
+  const int64_t o = b * P * K;
+  std::fill(out.coords + 2 * (o + n * K), out.coords + 2 * (o + P * K),
+            std::numeric_limits<double>::quiet_NaN());
+  std::fill(out.scores + o + n * K, out.scores + o + P * K, 0.0f);
+  std::fill(out.detected + o + n * K, out.detected + o + P * K, uint8_t{0});
+  std::fill(out.peaks + o + n * K, out.peaks + o + P * K, int64_t{-1});
+  std::fill(out.joints3d + 3 * (o + n * K), out.joints3d + 3 * (o + P * K), 0.0f);
+  std::fill(out.rule + o + n * K, out.rule + o + P * K, int8_t{kRuleNone});
+  std::fill(out.joint + o + n * K, out.joint + o + P * K, int16_t{-1});
+  std::fill(out.person_scores + b * P + n, out.person_scores + (b + 1) * P, 0.0f);
+  std::fill(out.tags + (b * P + n) * D, out.tags + (b + 1) * P * D, 0.0);
+  out.num_people[b] = static_cast<int32_t>(n);
+  return 0;
+}
 
 DecodeStatus decode_cpu(const float* heatmaps, const float* tags, const float* orpm, int64_t B,
                         int64_t H, int64_t W, const DecodeParams& params,
                         const SkeletonTables& skeleton, const float* mean_bones,
                         const DecodeOutputs& out, int num_threads) {
   const GroupParams& gp = params.group;
-  const int64_t K = gp.K, M = gp.M, D = gp.D, P = gp.max_people, HW = H * W;
+  const int64_t K = gp.K, M = gp.M, D = gp.D, HW = H * W;
   const float thr = threshold_as<float>(params.det_threshold);
   const int64_t radius = std::min(params.radius, std::max(H, W));
   std::atomic<int64_t> first_bad[4];
@@ -61,7 +163,6 @@ DecodeStatus decode_cpu(const float* heatmaps, const float* tags, const float* o
 
   parallel_items<ImageScratch>(B, thread_count(num_threads, B), [&](int64_t b, ImageScratch& s) {
     const float* hm = heatmaps + b * K * HW;
-    int64_t n = 0;
     int kind = 0;
     // 1. NMS per joint.
     s.scores.resize(K * M);
@@ -87,95 +188,22 @@ DecodeStatus decode_cpu(const float* heatmaps, const float* tags, const float* o
         }
       }
     }
-    // 3. Group.
+    // 3-5. Group, read out, write the rows.
     if (!kind) {
-      group_image(gp, s.scores.data(), s.tags.data(), s.counts.data(), s.group_scratch,
-                  s.grouping);
-      const Grouping& g = s.grouping;
-      n = static_cast<int64_t>(g.kept.size());
-      // 4. Read out (every formed person takes part in the validity test).
-      if (n > 0) {
-        const int64_t Q = g.Q;
-        s.pos.assign(Q * K * 2, 0);
-        s.jscores.assign(Q * K, 0.0f);
-        s.det.assign(Q * K, 0);
-        for (int64_t i = 0; i < Q * K; ++i) {
-          const int32_t r = g.assignment[i];
-          if (r < 0) continue;
-          const int64_t c = (i % K) * M + r;
-          s.pos[2 * i] = s.indices[c] % W;
-          s.pos[2 * i + 1] = s.indices[c] / W;
-          s.jscores[i] = s.scores[c];
-          s.det[i] = 1;
-        }
-        s.people.assign(g.kept.begin(), g.kept.end());
-        const int64_t nans = readout_image(
-            skeleton, params.readout, Q, s.pos.data(), s.jscores.data(), s.det.data(),
-            s.people.data(), n, orpm + b * K * 3 * HW, H, W, mean_bones, s.readout,
-            out.joints3d + b * P * K * 3, out.rule + b * P * K, out.joint + b * P * K);
-        if (nans) kind = 3;
-      }
+      ImageCandidates c;
+      c.scores = s.scores.data();
+      c.indices = s.indices.data();
+      c.counts = s.counts.data();
+      c.tags = s.tags.data();
+      c.heat = hm;
+      kind = finish_image(params, skeleton, mean_bones, c,
+                          OrpmSource{orpm + b * K * 3 * HW, H, W}, b, H, W, s, out);
+    } else {
+      pad_image(params, b, out);
     }
-    if (kind) {
-      atomic_min(first_bad[kind], b);
-      n = 0;
-    }
-    // 5. Outputs of the kept people, then padding.
-    const Grouping& g = s.grouping;
-    for (int64_t p = 0; p < n; ++p) {
-      const int64_t q = g.kept[p];
-      const int64_t o = (b * P + p) * K;
-      for (int64_t k = 0; k < K; ++k) {
-        const int32_t r = g.assignment[q * K + k];
-        double* xy = out.coords + 2 * (o + k);
-        if (r < 0) {
-          out.scores[o + k] = 0.0f;
-          out.detected[o + k] = 0;
-          out.peaks[o + k] = -1;
-          xy[0] = xy[1] = std::numeric_limits<double>::quiet_NaN();
-          continue;
-        }
-        const int64_t flat = s.indices[k * M + r], x = flat % W, y = flat / W;
-        out.scores[o + k] = s.scores[k * M + r];
-        out.detected[o + k] = 1;
-        out.peaks[o + k] = flat;
-        double fx = static_cast<double>(x), fy = static_cast<double>(y);
-        if (params.refine) {
-          const float* row = hm + k * HW + y * W;
-          fx = refined(fx, row[std::max<int64_t>(x - 1, 0)], row[std::min(x + 1, W - 1)],
-                       x > 0 && x < W - 1);
-          fy = refined(fy, row[x - (y > 0 ? W : 0)], row[x + (y < H - 1 ? W : 0)],
-                       y > 0 && y < H - 1);
-        }
-        xy[0] = fx;
-        xy[1] = fy;
-      }
-      out.person_scores[b * P + p] = static_cast<float>(g.score[q]);
-      std::copy(g.tag.begin() + q * D, g.tag.begin() + (q + 1) * D, out.tags + (b * P + p) * D);
-    }
-    const int64_t o = b * P * K;
-    std::fill(out.coords + 2 * (o + n * K), out.coords + 2 * (o + P * K),
-              std::numeric_limits<double>::quiet_NaN());
-    std::fill(out.scores + o + n * K, out.scores + o + P * K, 0.0f);
-    std::fill(out.detected + o + n * K, out.detected + o + P * K, uint8_t{0});
-    std::fill(out.peaks + o + n * K, out.peaks + o + P * K, int64_t{-1});
-    std::fill(out.joints3d + 3 * (o + n * K), out.joints3d + 3 * (o + P * K), 0.0f);
-    std::fill(out.rule + o + n * K, out.rule + o + P * K, int8_t{kRuleNone});
-    std::fill(out.joint + o + n * K, out.joint + o + P * K, int16_t{-1});
-    std::fill(out.person_scores + b * P + n, out.person_scores + (b + 1) * P, 0.0f);
-    std::fill(out.tags + (b * P + n) * D, out.tags + (b + 1) * P * D, 0.0);
-    out.num_people[b] = static_cast<int32_t>(n);
+    if (kind) atomic_min(first_bad[kind], b);
   });
-
-  DecodeStatus st;
-  if (first_bad[1].load() < B) {
-    st.kind = 1;
-    st.image = first_bad[1].load();
-  } else if (std::min(first_bad[2].load(), first_bad[3].load()) < B) {
-    st.kind = first_bad[2].load() < first_bad[3].load() ? 2 : 3;
-    st.image = std::min(first_bad[2].load(), first_bad[3].load());
-  }
-  return st;
+  return status_of(first_bad, B);
 }
 
 }  // namespace ssmp3d

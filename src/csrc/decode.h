@@ -55,4 +55,28 @@ DecodeStatus decode_cpu(const float* heatmaps, const float* tags, const float* o
                         const SkeletonTables& skeleton, const float* mean_bones,
                         const DecodeOutputs& out, int num_threads);
 
+/// Candidate tables of a batch gathered on the GPU (host copies of the
+/// outputs of the CUDA nms_gather, src/cuda/nms_gather.cuh), contiguous.
+struct CandidateTables {
+  const float* scores = nullptr;       // [B, K, M]
+  const int64_t* indices = nullptr;    // [B, K, M] flat y*W+x
+  const int32_t* counts = nullptr;     // [B, K]
+  const int32_t* flags = nullptr;      // [B, K]: 1 heatmap NaN, 2 NaN tag at a kept peak
+  const float* tags_at = nullptr;      // [B, K, M, D]
+  const float* orpm_at = nullptr;      // [B, M * T, 3]
+  const int8_t* refine = nullptr;      // [B, K, M, 2] quarter-pixel shift signs
+  const int32_t* gather_start = nullptr;  // [K + 1] gather list offsets (T = gather_start[K])
+  const int32_t* gather_slot = nullptr;   // [K, K] entry of map m in location l's list, -1
+};
+
+/// The back half of the decoder on gathered candidate tables: grouping,
+/// read-out from the gathered ORPM values, refinement from the gathered
+/// signs and the outputs, equal to decode_cpu on the maps the tables were
+/// gathered from. The gather lists must hold map m at every location l with
+/// S[m, l] (checked by the caller). Images are split across threads.
+DecodeStatus decode_candidates_cpu(const CandidateTables& c, int64_t B, int64_t H, int64_t W,
+                                   const DecodeParams& params, const SkeletonTables& skeleton,
+                                   const float* mean_bones, const DecodeOutputs& out,
+                                   int num_threads);
+
 }  // namespace ssmp3d

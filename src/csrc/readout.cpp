@@ -113,10 +113,10 @@ inline bool valid_for(const SkeletonTables& sk, const ReadoutScratch& s, int32_t
 
 int64_t readout_image(const SkeletonTables& sk, const ReadoutParams& rp, int64_t Q,
                       const int64_t* pos, const float* scores, const uint8_t* det,
-                      const int64_t* people, int64_t P, const float* orpm, int64_t H, int64_t W,
+                      const int64_t* people, int64_t P, const OrpmSource& src,
                       const float* mean_bones, ReadoutScratch& s, float* joints3d, int8_t* rule,
                       int16_t* joint) {
-  const int64_t K = sk.K, HW = H * W;
+  const int64_t K = sk.K;
   if (P <= 0) return 0;
   if (!rp.naive) build_crowding(sk, rp, Q, pos, scores, det, s);
   s.loc.resize(K);
@@ -160,10 +160,10 @@ int64_t readout_image(const SkeletonTables& sk, const ReadoutParams& rp, int64_t
       if (j == sk.pelvis) {
         v[0] = v[1] = v[2] = 0.0f;
       } else if (loc >= 0) {
-        const int64_t* xy = pos + 2 * (q * K + loc);
-        const float* src = orpm + j * 3 * HW + xy[1] * W + xy[0];
+        int64_t stride = 0;
+        const float* at = src.vec(K, q, loc, j, pos + 2 * (q * K + loc), stride);
         for (int c = 0; c < 3; ++c) {
-          v[c] = src[c * HW];
+          v[c] = at[c * stride];
           nans += std::isnan(v[c]);
         }
       } else {
@@ -198,7 +198,7 @@ int64_t orpm_readout_cpu(const SkeletonTables& sk, const ReadoutParams& rp, int6
     int16_t* jt = joint + b * P * K;
     const int64_t nans = readout_image(
         sk, rp, num_formed[b], pos + b * Q * K * 2, scores + b * Q * K, det + b * Q * K,
-        people + b * P, n, orpm + b * K * 3 * H * W, H, W, mean_bones, s, X, rl, jt);
+        people + b * P, n, OrpmSource{orpm + b * K * 3 * H * W, H, W}, mean_bones, s, X, rl, jt);
     std::fill(X + n * K * 3, X + P * K * 3, 0.0f);
     std::fill(rl + n * K, rl + P * K, int8_t{kRuleNone});
     std::fill(jt + n * K, jt + P * K, int16_t{-1});

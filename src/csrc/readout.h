@@ -59,16 +59,44 @@ struct ReadoutScratch {
   std::vector<int32_t> loc;                // [K]
 };
 
+/// Where the read-out takes one image's ORPM values: the full maps, or the
+/// values gathered at the candidate peaks (the orpm_at layout of the CUDA
+/// nms_gather: joint l's peak r, its s-th listed map, at
+/// ((start[l] * M + r * L_l + s) * 3 + c), L_l = start[l + 1] - start[l]).
+struct OrpmSource {
+  const float* maps = nullptr;     // [K, 3, H, W], or null when gathered
+  int64_t H = 0, W = 0;
+  const float* at = nullptr;       // [M * T, 3] gathered values of the image
+  const int32_t* ranks = nullptr;  // [Q, K] candidate rank of (person, joint), -1 none
+  const int32_t* start = nullptr;  // [K + 1] gather list offsets
+  const int32_t* slot = nullptr;   // [K, K]: entry s of map m in location l's list, -1
+  int64_t M = 0;
+
+  /// First of the 3 values of map m at the location of joint l of person q
+  /// (pixel xy); consecutive values are `stride` floats apart.
+  const float* vec(int64_t K, int64_t q, int64_t l, int64_t m, const int64_t* xy,
+                   int64_t& stride) const {
+    if (maps) {
+      stride = H * W;
+      return maps + m * 3 * H * W + xy[1] * W + xy[0];
+    }
+    stride = 1;
+    const int64_t len = start[l + 1] - start[l];
+    return at + (start[l] * M + ranks[q * K + l] * len + slot[m * K + l]) * 3;
+  }
+};
+
 /// Reads the 3D poses of `P` people (rows `people[0..P)` of the Q formed).
 ///
-/// pos [Q, K, 2] int64 (x, y) inside the [H, W] map where detected; scores
-/// [Q, K] float32; det [Q, K] (0/1); orpm [K, 3, H, W] float32 of the image;
-/// mean_bones [K, 3] float32 metres. Writes joints3d [P, K, 3] float32,
-/// rule [P, K] int8 and joint [P, K] int16. Returns the number of NaN values
-/// read from `orpm` (the outputs are then still well defined).
+/// pos [Q, K, 2] int64 (x, y) inside the map where detected; scores [Q, K]
+/// float32; det [Q, K] (0/1); src the image's ORPM values (a gathered source
+/// must list map m at every location l with S[m, l]); mean_bones [K, 3]
+/// float32 metres. Writes joints3d [P, K, 3] float32, rule [P, K] int8 and
+/// joint [P, K] int16. Returns the number of NaN values read (the outputs
+/// are then still well defined).
 int64_t readout_image(const SkeletonTables& sk, const ReadoutParams& rp, int64_t Q,
                       const int64_t* pos, const float* scores, const uint8_t* det,
-                      const int64_t* people, int64_t P, const float* orpm, int64_t H, int64_t W,
+                      const int64_t* people, int64_t P, const OrpmSource& src,
                       const float* mean_bones, ReadoutScratch& s, float* joints3d, int8_t* rule,
                       int16_t* joint);
 

@@ -8,48 +8,95 @@
 #include <cuda_runtime_api.h>
 #include <pybind11/pybind11.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <stdexcept>
 #include <string>
 
 #include "heatmap_nms.cuh"
+#include "nms_gather.cuh"
 
 namespace py = pybind11;
 
 namespace {
 
-constexpr int kAbiVersion = 2;  // equal to ssmp3d.ops._ext.ABI_VERSION
+constexpr int kAbiVersion = 3;  // equal to ssmp3d.ops._ext.ABI_VERSION
 
 template <typename T>
 T* as_ptr(std::uintptr_t address) {
   return reinterpret_cast<T*>(address);
 }
 
-void heatmap_nms_cuda_py(std::uintptr_t heatmaps, int64_t B, int64_t K, int64_t H, int64_t W,
-                         double threshold, int64_t radius, int64_t max_candidates,
+ssmp3d::cuda::MapDtype map_dtype(const char* fn, int code) {
+  if (code < 0 || code > 2) throw py::value_error(std::string(fn) + ": dtype code must be 0, 1 or 2");
+  return static_cast<ssmp3d::cuda::MapDtype>(code);
+}
+
+void check_map(const char* fn, int64_t B, int64_t K, int64_t H, int64_t W, int64_t radius,
+               int64_t max_candidates) {
+  const std::string f(fn);
+  if (B <= 0 || K <= 0 || H <= 0 || W <= 0) throw py::value_error(f + ": B, K, H, W must be > 0");
+  if (H * W > (int64_t{1} << 30)) throw py::value_error(f + ": H*W must be <= 2**30");
+  if (B * K > INT32_MAX) throw py::value_error(f + ": B*K must be < 2**31");
+  if (radius < 0) throw py::value_error(f + ": radius must be >= 0");
+  if (max_candidates < 1 || max_candidates > ssmp3d::cuda::kMaxCandidates)
+    throw py::value_error(f + ": max_candidates must be in [1, " +
+                          std::to_string(ssmp3d::cuda::kMaxCandidates) + "]");
+}
+
+void throw_launch(const char* fn, cudaError_t err) {
+  if (err != cudaSuccess)
+    throw std::runtime_error(std::string(fn) + ": kernel launch failed: " +
+                             cudaGetErrorString(err));
+}
+
+void heatmap_nms_cuda_py(std::uintptr_t heatmaps, int dtype, int64_t B, int64_t K, int64_t H,
+                         int64_t W, double threshold, int64_t radius, int64_t max_candidates,
                          std::uintptr_t scores, std::uintptr_t indices, std::uintptr_t counts,
                          std::uintptr_t nan_count, std::uintptr_t stream) {
-  if (B <= 0 || K <= 0 || H <= 0 || W <= 0)
-    throw py::value_error("heatmap_nms_cuda: B, K, H, W must be > 0");
-  if (H * W > (int64_t{1} << 30)) throw py::value_error("heatmap_nms_cuda: H*W must be <= 2**30");
-  if (B * K > INT32_MAX) throw py::value_error("heatmap_nms_cuda: B*K must be < 2**31");
-  if (radius < 0) throw py::value_error("heatmap_nms_cuda: radius must be >= 0");
-  if (max_candidates < 1 || max_candidates > ssmp3d::cuda::kMaxCandidates)
-    throw py::value_error("heatmap_nms_cuda: max_candidates must be in [1, " +
-                          std::to_string(ssmp3d::cuda::kMaxCandidates) + "]");
+  check_map("heatmap_nms_cuda", B, K, H, W, radius, max_candidates);
+  const auto dt = map_dtype("heatmap_nms_cuda", dtype);
   if (!heatmaps || !scores || !indices || !counts || !nan_count)
     throw py::value_error("heatmap_nms_cuda: null pointer");
   cudaError_t err;
   {
     py::gil_scoped_release release;
     err = ssmp3d::cuda::heatmap_nms_cuda(
-        as_ptr<const float>(heatmaps), B, K, H, W, threshold, radius, max_candidates,
+        as_ptr<const void>(heatmaps), dt, B, K, H, W, threshold, radius, max_candidates,
         as_ptr<float>(scores), as_ptr<int64_t>(indices), as_ptr<int32_t>(counts),
         as_ptr<int32_t>(nan_count), reinterpret_cast<cudaStream_t>(stream));
   }
-  if (err != cudaSuccess)
-    throw std::runtime_error(std::string("heatmap_nms_cuda: kernel launch failed: ") +
-                             cudaGetErrorString(err));
+  throw_launch("heatmap_nms_cuda", err);
+}
+
+void nms_gather_cuda_py(std::uintptr_t heatmaps, std::uintptr_t tags, std::uintptr_t orpm,
+                        int dtype, int64_t B, int64_t K, int64_t H, int64_t W, int64_t D,
+                        double threshold, int64_t radius, int64_t max_candidates,
+                        std::uintptr_t gather_start, std::uintptr_t gather_maps,
+                        int64_t total_maps, std::uintptr_t scores, std::uintptr_t indices,
+                        std::uintptr_t counts, std::uintptr_t flags, std::uintptr_t tags_at,
+                        std::uintptr_t orpm_at, std::uintptr_t refine, std::uintptr_t stream) {
+  check_map("nms_gather_cuda", B, K, H, W, radius, max_candidates);
+  const auto dt = map_dtype("nms_gather_cuda", dtype);
+  if (D <= 0 || total_maps < 0 || max_candidates * std::max(total_maps, D) * 3 > INT32_MAX)
+    throw py::value_error("nms_gather_cuda: need D >= 1, total_maps >= 0, M * max(T, D) * 3 < 2**31");
+  if (!heatmaps || !tags || !orpm || !gather_start || !scores || !indices || !counts || !flags ||
+      !tags_at || (total_maps > 0 && (!gather_maps || !orpm_at)))
+    throw py::value_error("nms_gather_cuda: null pointer");
+  const ssmp3d::cuda::GatherOutputs out{as_ptr<float>(scores),  as_ptr<int64_t>(indices),
+                                        as_ptr<int32_t>(counts), as_ptr<int32_t>(flags),
+                                        as_ptr<float>(tags_at), as_ptr<float>(orpm_at),
+                                        as_ptr<int8_t>(refine)};
+  cudaError_t err;
+  {
+    py::gil_scoped_release release;
+    err = ssmp3d::cuda::nms_gather_cuda(
+        as_ptr<const void>(heatmaps), as_ptr<const void>(tags), as_ptr<const void>(orpm), dt, B, K,
+        H, W, D, threshold, radius, max_candidates, as_ptr<const int32_t>(gather_start),
+        as_ptr<const int32_t>(gather_maps), total_maps, out,
+        reinterpret_cast<cudaStream_t>(stream));
+  }
+  throw_launch("nms_gather_cuda", err);
 }
 
 int device_count() {
@@ -68,17 +115,33 @@ PYBIND11_MODULE(_C_cuda, m) {
   m.attr("ABI_VERSION") = kAbiVersion;
   m.attr("MAX_CANDIDATES") = ssmp3d::cuda::kMaxCandidates;
 
-  m.def("heatmap_nms_cuda", &heatmap_nms_cuda_py, py::arg("heatmaps_ptr"), py::arg("B"),
-        py::arg("K"), py::arg("H"), py::arg("W"), py::arg("threshold"), py::arg("radius"),
-        py::arg("max_candidates"), py::arg("scores_ptr"), py::arg("indices_ptr"),
-        py::arg("counts_ptr"), py::arg("nan_count_ptr"), py::arg("stream_ptr"),
-        R"doc(Enqueue heatmap NMS (DESIGN.md 6.1) of float32 device heatmaps [B, K, H, W].
+  m.def("heatmap_nms_cuda", &heatmap_nms_cuda_py, py::arg("heatmaps_ptr"), py::arg("dtype"),
+        py::arg("B"), py::arg("K"), py::arg("H"), py::arg("W"), py::arg("threshold"),
+        py::arg("radius"), py::arg("max_candidates"), py::arg("scores_ptr"),
+        py::arg("indices_ptr"), py::arg("counts_ptr"), py::arg("nan_count_ptr"),
+        py::arg("stream_ptr"),
+        R"doc(Enqueue heatmap NMS (DESIGN.md 6.1) of device heatmaps [B, K, H, W].
 
-Writes scores [B, K, M] float32, indices [B, K, M] int64 (-1 padding) and
-counts [B, K] int32; adds the number of maps containing NaN to the int32 at
-nan_count_ptr (zeroed by the caller). Runs on the stream given as an integer
-handle on the current device; no synchronisation. Raises RuntimeError if the
-launch fails.)doc");
+dtype: 0 float32, 1 float16, 2 bfloat16 (compared in float32). Writes scores
+[B, K, M] float32, indices [B, K, M] int64 (-1 padding) and counts [B, K]
+int32; adds the number of maps containing NaN to the int32 at nan_count_ptr
+(zeroed by the caller). Runs on the stream given as an integer handle on the
+current device; no synchronisation. Raises RuntimeError if the launch fails.)doc");
+  m.def("nms_gather_cuda", &nms_gather_cuda_py, py::arg("heatmaps_ptr"), py::arg("tags_ptr"),
+        py::arg("orpm_ptr"), py::arg("dtype"), py::arg("B"), py::arg("K"), py::arg("H"),
+        py::arg("W"), py::arg("D"), py::arg("threshold"), py::arg("radius"),
+        py::arg("max_candidates"), py::arg("gather_start_ptr"), py::arg("gather_maps_ptr"),
+        py::arg("total_maps"), py::arg("scores_ptr"), py::arg("indices_ptr"),
+        py::arg("counts_ptr"), py::arg("flags_ptr"), py::arg("tags_at_ptr"),
+        py::arg("orpm_at_ptr"), py::arg("refine_ptr"), py::arg("stream_ptr"),
+        R"doc(Enqueue fused NMS + gather (DESIGN.md 6.1-6.2) of device maps; see nms_gather.cuh.
+
+heatmaps [B, K, H, W], tags [B, K, D, H, W], orpm [B, K, 3, H, W] of one
+dtype (0 float32, 1 float16, 2 bfloat16); gather lists gather_start [K + 1]
+and gather_maps [total_maps] int32 on the device. Writes scores, indices,
+counts, flags [B, K] (1 heatmap NaN, 2 tag NaN, 4 ORPM NaN), tags_at
+[B, K, M, D], orpm_at [B, M * total_maps, 3] and, unless refine_ptr is 0,
+refine [B, K, M, 2] int8. No synchronisation.)doc");
   m.def("device_count", &device_count,
         "Number of CUDA devices visible to this module's runtime (0 when none or on error).");
 }

@@ -11,9 +11,10 @@ import torch
 
 from ..geometry import MapTransform
 from ..ops._args import threads as _check_threads
-from ..ops._ext import has_cpu_ext
+from ..ops._ext import has_cpu_ext, has_cuda_ext
 from ..skeleton import PANOPTIC19, Skeleton
 from .cpu import decode_cpu
+from .cuda import decode_cuda
 from .reference import decode_reference
 from .types import BACKENDS, DecodeConfig, DecodeResult
 
@@ -27,12 +28,14 @@ _Backend = Callable[..., DecodeResult]
 _IMPLEMENTED: dict[str, tuple[_Backend, Callable[[], bool]]] = {
     "python": (decode_reference, lambda: True),
     "cpu": (decode_cpu, has_cpu_ext),
+    "cuda": (decode_cuda, lambda: has_cpu_ext() and has_cuda_ext() and torch.cuda.is_available()),
 }
 
 
 def available_backends() -> tuple[str, ...]:
-    """Names of the decoder backends usable in this installation (``"cpu"``
-    when ``ssmp3d._C`` is built)."""
+    """Names of the decoder backends usable in this installation and machine
+    (``"cpu"`` when ``ssmp3d._C`` is built; ``"cuda"`` when ``ssmp3d._C_cuda``
+    is built too and torch sees a GPU)."""
     return tuple(name for name in BACKENDS if name in _IMPLEMENTED and _IMPLEMENTED[name][1]())
 
 
@@ -145,12 +148,13 @@ def decode(
         skeleton: Joint set (``K == skeleton.num_joints``).
         transform: Map -> image coordinates; default ``MapTransform(stride=4)``
             (identity affine).
-        backend: ``"python"`` (the reference decoder) or ``"cpu"`` (the C++
-            decoder, when ``ssmp3d._C`` is built); ``"cuda"`` once built (see
-            :func:`available_backends`). Results are identical.
-        num_threads: Threads of the ``cpu`` backend, which splits the images
-            across them; ``None`` = ``torch.get_num_threads()``, ``0`` = all
-            cores. The ``python`` backend ignores it.
+        backend: ``"python"`` (the reference decoder), ``"cpu"`` (the C++
+            decoder) or ``"cuda"`` (peaks and gathers on the GPU, grouping
+            and read-out in C++ on the host; inputs must be CUDA tensors of
+            one device); see :func:`available_backends`. Results are identical.
+        num_threads: Host threads of the ``cpu`` and ``cuda`` backends, which
+            split the images across them; ``None`` = ``torch.get_num_threads()``,
+            ``0`` = all cores. The ``python`` backend ignores it.
 
     Returns:
         A :class:`DecodeResult` with ``P = config.max_people`` slots per image.

@@ -142,7 +142,10 @@ def _decode_op(heatmaps: torch.Tensor, tags: torch.Tensor, orpm: torch.Tensor, s
                neck: int, pelvis: int, mean_bones: torch.Tensor, det_threshold: float, nms_radius: int,
                max_candidates: int, tag_threshold: float, min_joints: int, max_people: int, naive: bool,
                readout_threshold: float, readout_min_dist: float, refine: bool) -> list[torch.Tensor]:
-    """``torch.ops.ssmp3d.decode``: the cpu decoder as a custom op (CPU tensors, default threads).
+    """``torch.ops.ssmp3d.decode``: the decoder as a custom op (default threads).
+
+    CPU tensors run the ``cpu`` decoder; CUDA tensors the ``cuda`` one, with
+    the outputs copied back to the inputs' device.
 
     The skeleton is :func:`ssmp3d.ops.skeleton_table` plus ``neck`` and
     ``pelvis``; ``mean_bones`` is ``[K, 3]`` metres. Returns the fields of
@@ -168,10 +171,19 @@ def _decode_op(heatmaps: torch.Tensor, tags: torch.Tensor, orpm: torch.Tensor, s
                           readout_min_dist=readout_min_dist, refine=refine)
     shape_of = SimpleNamespace(num_joints=k, name="skeleton_table")
     b, _, h, w, d = validate_inputs(heatmaps, tags, orpm, shape_of)  # type: ignore[arg-type]
-    coords, *rest = _decode_arrays(heatmaps, tags, orpm, b, k, h, w, d, config, table.ctypes.data, neck, pelvis,
-                                   mb.ctypes.data, torch.get_num_threads())
+    if heatmaps.device.type == "cuda":
+        from .cuda import check_devices, decode_tables, gather_on_device, lists_of_table
+
+        check_devices(heatmaps, tags, orpm)
+        lists = lists_of_table(table)
+        tables, _ = gather_on_device(heatmaps, tags, orpm, config, lists)
+        coords, *rest = decode_tables(tables, b, k, h, w, d, config, lists, neck, pelvis, table.ctypes.data,
+                                      mb.ctypes.data, torch.get_num_threads())
+    else:
+        coords, *rest = _decode_arrays(heatmaps, tags, orpm, b, k, h, w, d, config, table.ctypes.data, neck,
+                                       pelvis, mb.ctypes.data, torch.get_num_threads())
     coords[~rest[1]] = 0.0  # no NaN in custom-op outputs: 0 where not detected
-    return [torch.from_numpy(a) for a in (coords, *rest)]
+    return [torch.from_numpy(a).to(heatmaps.device) for a in (coords, *rest)]
 
 
 @_decode_op.register_fake

@@ -17,7 +17,10 @@ from collections.abc import Iterator
 
 import torch
 
-__all__ = ["on_device", "raise_if_flagged", "capturing"]
+__all__ = ["on_device", "raise_if_flagged", "capturing", "dtype_code", "MAP_DTYPES"]
+
+#: Map dtypes the CUDA kernels read natively, with their code (``MapDtype`` in C++).
+MAP_DTYPES = {torch.float32: 0, torch.float16: 1, torch.bfloat16: 2}
 
 
 @contextlib.contextmanager
@@ -43,3 +46,8 @@ def raise_if_flagged(flag: torch.Tensor, error: type[Exception], message: str) -
     n = int(flag.item())
     if n:
         raise error(message.format(n))
+
+
+def dtype_code(dtype: torch.dtype) -> int:
+    """The kernels' code for a map dtype (float32 0, float16 1, bfloat16 2)."""
+    return MAP_DTYPES[dtype]

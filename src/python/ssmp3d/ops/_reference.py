@@ -7,6 +7,8 @@ for exact equality against these.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 
@@ -196,3 +198,60 @@ def orpm_readout(orpm, positions, scores, detected, num_formed, people, num_peop
             raise ValueError("orpm: contains NaN at a read-out location")
         joints3d[i, :n], rule[i, :n], joint[i, :n] = ro.joints3d, ro.rule, ro.joint
     return joints3d, rule, joint
+
+
+def nms_gather_tables(
+    heatmaps: torch.Tensor, tags: torch.Tensor, orpm: torch.Tensor, threshold: float, radius: int,
+    max_candidates: int, start: np.ndarray, maps: np.ndarray,
+) -> dict[str, np.ndarray]:
+    """Twin of the CUDA kernel ``nms_gather_cuda`` (the ``cuda`` decoder's tables).
+
+    Args:
+        heatmaps: ``[B, K, H, W]``; tags: ``[B, K, H, W]`` or ``[B, K, D, H, W]``;
+            orpm: ``[B, K, 3, H, W]``. Floating CPU tensors (read as float32).
+        threshold, radius, max_candidates: As :func:`heatmap_nms`.
+        start: ``[K + 1]`` gather-list offsets; maps: ``[T]`` map ids
+            (``ssmp3d.decode.cuda.GatherLists``).
+
+    Returns:
+        numpy arrays: ``scores [B, K, M]`` float32, ``indices [B, K, M]``
+        int64, ``counts [B, K]`` int32, ``flags [B, K]`` int32 (1 NaN in the
+        heatmap, 2 NaN tag at a kept peak, 4 NaN ORPM value gathered),
+        ``tags_at [B, K, M, D]`` float32, ``orpm_at [B, M * T, 3]`` float32
+        (joint ``k``'s peak ``r`` and list entry ``s`` at row
+        ``start[k] * M + r * L_k + s``) and ``refine [B, K, M, 2]`` int8 signs
+        of the quarter-pixel shift in x, y. 0 / -1 padding. The outputs of a
+        map holding NaN are those of the map with NaN read as -inf (the kernel
+        leaves them unspecified; decoders discard them).
+    """
+    heat = heatmaps.to(torch.float32)
+    b, k, h, w = heat.shape
+    heat_nan = torch.isnan(heat).flatten(2).any(2)  # [B, K]
+    clean = torch.nan_to_num(heat, nan=-math.inf, posinf=math.inf, neginf=-math.inf)
+    scores, indices, counts, tags_at, orpm_all = nms_gather(clean, tags, orpm, threshold, radius, max_candidates)
+    m = max_candidates
+    kept = (indices >= 0)
+    flags = heat_nan.to(torch.int32)
+    flags |= torch.where((torch.isnan(tags_at) & kept[..., None]).flatten(2).any(2), 2, 0).to(torch.int32)
+    parts, orpm_nan = [], torch.zeros((b, k), dtype=torch.bool)
+    for j in range(k):
+        sel = torch.tensor(np.asarray(maps[start[j]:start[j + 1]]), dtype=torch.int64)
+        part = orpm_all[:, j, :, sel, :]  # [B, M, L, 3]
+        orpm_nan[:, j] = torch.isnan(part).flatten(1).any(1)
+        parts.append(part.reshape(b, -1, 3))
+    flags |= torch.where(orpm_nan, 4, 0).to(torch.int32)
+    orpm_at = torch.cat(parts, dim=1) if parts else torch.zeros((b, 0, 3))
+    flat = indices.clamp(min=0)
+    y, x = flat // w, flat % w
+    hm = heat.reshape(b, k, h * w)
+
+    def sign(lo_idx: torch.Tensor, hi_idx: torch.Tensor, inner: torch.Tensor) -> torch.Tensor:
+        lo, hi = torch.gather(hm, 2, lo_idx), torch.gather(hm, 2, hi_idx)
+        s = (hi > lo).to(torch.int8) - (hi < lo).to(torch.int8)
+        return torch.where(inner & kept, s, torch.zeros_like(s))
+
+    sx = sign((flat - 1).clamp(min=0), (flat + 1).clamp(max=h * w - 1), (x > 0) & (x < w - 1))
+    sy = sign((flat - w).clamp(min=0), (flat + w).clamp(max=h * w - 1), (y > 0) & (y < h - 1))
+    return {"scores": scores.numpy(), "indices": indices.numpy(), "counts": counts.numpy(),
+            "flags": flags.numpy(), "tags_at": tags_at.numpy(), "orpm_at": orpm_at.contiguous().numpy(),
+            "refine": torch.stack([sx, sy], dim=-1).numpy()}

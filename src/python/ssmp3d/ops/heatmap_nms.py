@@ -21,8 +21,8 @@ Semantics shared by every path:
   after the kernel ran (on CUDA this reads a device flag, i.e. synchronises;
   during CUDA graph capture the check is skipped, see ``ops/_cuda.py``).
 * float64 CUDA tensors are processed by the CPU kernel (copy to and from the
-  host); float32 / float16 / bfloat16 CUDA tensors run on the GPU, on the
-  current stream of their device.
+  host); float32 / float16 / bfloat16 CUDA tensors run on the GPU, read in
+  their own dtype (no upcast copy), on the current stream of their device.
 """
 
 from __future__ import annotations
@@ -117,7 +117,8 @@ def _run_cpu(x: torch.Tensor, thr: float, r: int, m: int, num_threads: int) -> N
 
 
 def _run_cuda(x: torch.Tensor, thr: float, r: int, m: int) -> NmsResult:
-    """``x``: contiguous CUDA float32 ``[B, K, H, W]``; runs on the device's current stream."""
+    """``x``: contiguous CUDA float32/float16/bfloat16 ``[B, K, H, W]``; runs on the device's
+    current stream; float32 scores (the values widened)."""
     ext = load_cuda()
     b, k, h, w = x.shape
     dev = x.device
@@ -126,7 +127,7 @@ def _run_cuda(x: torch.Tensor, thr: float, r: int, m: int) -> NmsResult:
         indices = torch.empty((b, k, m), dtype=torch.int64, device=dev)
         counts = torch.empty((b, k), dtype=torch.int32, device=dev)
         nan = torch.zeros(1, dtype=torch.int32, device=dev)
-        ext.heatmap_nms_cuda(x.data_ptr(), b, k, h, w, thr, r, m, scores.data_ptr(), indices.data_ptr(),
+        ext.heatmap_nms_cuda(x.data_ptr(), _cuda.dtype_code(x.dtype), b, k, h, w, thr, r, m, scores.data_ptr(), indices.data_ptr(),
                              counts.data_ptr(), nan.data_ptr(), stream)
     _cuda.raise_if_flagged(nan, ValueError, f"heatmaps: contains NaN (in {{}} of the {b * k} maps)")
     return scores, indices, counts
@@ -136,8 +137,8 @@ def _nms_tensor(x: torch.Tensor, thr: float, r: int, m: int, num_threads: int) -
     """Checked ``x`` (any supported dtype / device / strides) -> NMS outputs."""
     out_dtype = x.dtype
     x = x.detach()
-    if x.dtype in _UPCAST:
-        x = x.to(torch.float32)
+    if x.dtype in _UPCAST and x.device.type == "cpu":
+        x = x.to(torch.float32)  # the CUDA kernel reads float16 / bfloat16 maps directly
     x = x.contiguous()
     if x.device.type == "cpu":
         scores, indices, counts = _run_cpu(x, thr, r, m, num_threads)
