@@ -487,3 +487,34 @@ class TestCuda:
     def test_opcheck_cuda(self):
         x = torch.rand((2, 3, 11, 13), device="cuda")
         torch.library.opcheck(torch.ops.ssmp3d.heatmap_nms.default, (x, 0.3, 1, 7))
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not (torch.cuda.is_available() and has_cuda_ext()), reason="needs a GPU and ssmp3d._C_cuda")
+class TestCudaHalfAndCapture:
+    @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+    def test_half_maps_are_read_natively_and_exactly(self, dtype):
+        gen = torch.Generator().manual_seed(31)
+        for levels in (0, 7):
+            x = torch.rand((3, 19, 64, 48), generator=gen)
+            if levels:
+                x = (x * levels).floor() / levels
+            x = x.to(dtype)
+            for r, m in ((1, 30), (0, 200), (2, 5)):
+                got = heatmap_nms(x.cuda(), 0.1, r, m)
+                assert got[0].dtype == dtype
+                assert_same(got, heatmap_nms(x, 0.1, r, m))
+
+    def test_cuda_graph_capture(self):
+        gen = torch.Generator().manual_seed(32)
+        x = gaussian_maps(gen, 4, 19, 64, 64, people=5).cuda()
+        static = x.clone()
+        heatmap_nms(static, 0.1, 1, 30)  # warm up outside the capture
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph):
+            out = heatmap_nms(static, 0.1, 1, 30)
+        y = gaussian_maps(gen, 4, 19, 64, 64, people=9).cuda()
+        static.copy_(y)
+        graph.replay()
+        torch.cuda.synchronize()
+        assert_same(out, heatmap_nms(y.cpu(), 0.1, 1, 30))

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from ssmp3d.ops import _reference, heatmap_nms, nms_gather
-from ssmp3d.ops._ext import has_cpu_ext
+from ssmp3d.ops._ext import has_cpu_ext, has_cuda_ext
 
 pytestmark = pytest.mark.skipif(not has_cpu_ext(), reason="ssmp3d._C is not built")
 
@@ -162,3 +162,62 @@ def test_wide_maps_with_plateaus_and_nan_counts(w):
         nms_gather(bad, tg, om, 0.3)
     with pytest.raises(ValueError, match=rf"heatmaps: contains NaN \({int(nan_at.sum())} values\)"):
         heatmap_nms(bad, 0.3)
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not (torch.cuda.is_available() and has_cuda_ext()), reason="needs a GPU and ssmp3d._C_cuda")
+class TestCuda:
+    @pytest.mark.parametrize("d", [1, 3])
+    @pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.bfloat16])
+    def test_equals_cpu(self, d, dtype):
+        for seed in range(6):
+            for radius, m in ((0, 70), (1, 30), (2, 4)):
+                hm, tg, om = maps(seed + 100 * d, b=3, k=6, h=17, w=23, d=d, levels=4 * (seed % 2), dtype=dtype)
+                got = nms_gather(hm.cuda(), tg.cuda(), om.cuda(), 0.2, radius, m)
+                assert all(t.device.type == "cuda" for t in got)
+                assert_same([t.cpu() for t in got], nms_gather(hm, tg, om, 0.2, radius, m))
+
+    def test_nan_is_an_error_where_read(self):
+        hm, tg, om = maps(3, b=2, k=3, h=10, w=10)
+        peak = nms_gather(hm, tg, om, 0.2, 1, 5)[1][1, 2, 0].item()
+        bad = tg.clone()
+        bad[1, 2].view(-1)[peak] = float("nan")
+        with pytest.raises(ValueError, match="tags: contains NaN"):
+            nms_gather(hm.cuda(), bad.cuda(), om.cuda(), 0.2, 1, 5)
+        bad = om.clone()
+        bad[1, 0, 2].view(-1)[peak] = float("nan")  # every map is gathered at joint 2's peaks
+        with pytest.raises(ValueError, match="orpm: contains NaN"):
+            nms_gather(hm.cuda(), tg.cuda(), bad.cuda(), 0.2, 1, 5)
+        hm2 = hm.clone()
+        hm2[0, 0, 0, 0] = float("nan")
+        with pytest.raises(ValueError, match="heatmaps: contains NaN"):
+            nms_gather(hm2.cuda(), tg.cuda(), om.cuda(), 0.2, 1, 5)
+
+    def test_devices_must_match(self):
+        hm, tg, om = maps(4)
+        with pytest.raises(ValueError, match="tags: expected the device of heatmaps"):
+            nms_gather(hm.cuda(), tg, om.cuda())
+
+    def test_side_stream_opcheck_compile_and_graph_capture(self):
+        hm, tg, om = (x.cuda() for x in maps(5, b=2, k=5, h=16, w=16, d=2))
+        want = nms_gather(hm.cpu(), tg.cpu(), om.cpu(), 0.2, 1, 6)
+        stream = torch.cuda.Stream()
+        stream.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(stream):
+            got = nms_gather(hm, tg, om, 0.2, 1, 6)
+        stream.synchronize()
+        assert_same([t.cpu() for t in got], want)
+        torch.library.opcheck(torch.ops.ssmp3d.nms_gather.default, (hm, tg, om, 0.2, 1, 6))
+        compiled = torch.compile(lambda a, b, c: nms_gather(a, b, c, 0.2, 1, 6)[3].sum(), fullgraph=True)
+        assert torch.equal(compiled(hm, tg, om).cpu(), want[3].sum())
+        graph = torch.cuda.CUDAGraph()
+        static = [x.clone() for x in (hm, tg, om)]
+        nms_gather(*static, 0.2, 1, 6)
+        with torch.cuda.graph(graph):
+            out = nms_gather(*static, 0.2, 1, 6)
+        nxt = maps(6, b=2, k=5, h=16, w=16, d=2)
+        for s, x in zip(static, nxt):
+            s.copy_(x.cuda())
+        graph.replay()
+        torch.cuda.synchronize()
+        assert_same([t.cpu() for t in out], nms_gather(*nxt, 0.2, 1, 6))

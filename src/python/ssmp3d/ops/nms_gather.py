@@ -21,8 +21,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from . import _args
-from ._ext import load_cpu
+from . import _args, _cuda
+from ._ext import load_cpu, load_cuda
 from .heatmap_nms import MAX_CANDIDATES, MAX_PIXELS, MAX_RADIUS
 
 __all__ = ["nms_gather"]
@@ -69,13 +69,89 @@ def _run(hm: np.ndarray, tg: np.ndarray, om: np.ndarray, thr: float, r: int, m: 
     return scores, indices, counts, tags_at, orpm_at
 
 
+# ---------------------------------------------------------------- CUDA
+
+
+def _check_cuda(heatmaps: torch.Tensor, tags, orpm, threshold, radius, max_candidates):
+    """Checks CUDA inputs; returns them contiguous ``[B, K, H, W]``, ``[B, K, D, H, W]``,
+    ``[B, K, 3, H, W]`` of one dtype the kernel reads, and the parameters."""
+    thr = _args.real("threshold", threshold)
+    r = _args.integer("radius", radius, 0, MAX_RADIUS)
+    m = _args.integer("max_candidates", max_candidates, 1, MAX_CANDIDATES)
+    dev = heatmaps.device
+    for name, x in (("heatmaps", heatmaps), ("tags", tags), ("orpm", orpm)):
+        if not isinstance(x, torch.Tensor):
+            raise TypeError(f"{name}: expected a torch.Tensor on {dev} like heatmaps, got {type(x).__name__}")
+        if x.device != dev:
+            raise ValueError(f"{name}: expected the device of heatmaps ({dev}), got {x.device}")
+        if x.layout != torch.strided or not x.dtype.is_floating_point:
+            raise TypeError(f"{name}: expected a dense floating tensor, got {x.dtype} ({x.layout})")
+    if heatmaps.dim() != 4 or heatmaps.numel() == 0:
+        raise ValueError(f"heatmaps: expected a non-empty [B, K, H, W] tensor, got shape {list(heatmaps.shape)}")
+    b, k, h, w = heatmaps.shape
+    if h * w > MAX_PIXELS:
+        raise ValueError(f"heatmaps: H * W must be <= 2**30, got shape {list(heatmaps.shape)}")
+    tg = tags.reshape(b, k, 1, h, w) if tags.dim() == 4 and tags.shape == heatmaps.shape else tags
+    if tg.dim() != 5 or tg.shape[:2] != (b, k) or tg.shape[3:] != (h, w) or tg.shape[2] == 0:
+        raise ValueError(f"tags: expected [B, K, H, W] or [B, K, D >= 1, H, W] with B, K, H, W = "
+                         f"{b}, {k}, {h}, {w}, got shape {list(tags.shape)}")
+    if tuple(orpm.shape) != (b, k, 3, h, w):
+        raise ValueError(f"orpm: expected shape {[b, k, 3, h, w]} ([B, K, 3, H, W] from heatmaps), "
+                         f"got {list(orpm.shape)}")
+    dtypes = {heatmaps.dtype, tg.dtype, orpm.dtype}
+    dtype = heatmaps.dtype if len(dtypes) == 1 and heatmaps.dtype in _cuda.MAP_DTYPES else torch.float32
+    hm, tg, om = (x.detach().to(dtype).contiguous() for x in (heatmaps, tg, orpm))
+    return hm, tg, om, thr, r, m
+
+
+def _all_maps(k: int, device: torch.device) -> torch.Tensor:
+    """Gather lists naming every map at every joint: ``start`` then ``maps``, int32."""
+    start = torch.arange(k + 1, dtype=torch.int32) * k
+    return torch.cat([start, torch.arange(k, dtype=torch.int32).repeat(k)]).to(device)
+
+
+def _run_cuda(hm: torch.Tensor, tg: torch.Tensor, om: torch.Tensor, thr: float, r: int, m: int):
+    b, k, h, w = hm.shape
+    d = tg.shape[2]
+    dev = hm.device
+    with _cuda.on_device(dev) as stream:
+        lists = _all_maps(k, dev)
+        scores = torch.empty((b, k, m), dtype=torch.float32, device=dev)
+        indices = torch.empty((b, k, m), dtype=torch.int64, device=dev)
+        counts = torch.empty((b, k), dtype=torch.int32, device=dev)
+        flags = torch.empty((b, k), dtype=torch.int32, device=dev)
+        tags_at = torch.empty((b, k, m, d), dtype=torch.float32, device=dev)
+        orpm_at = torch.empty((b, k, m, k, 3), dtype=torch.float32, device=dev)
+        load_cuda().nms_gather_cuda(
+            hm.data_ptr(), tg.data_ptr(), om.data_ptr(), _cuda.dtype_code(hm.dtype), b, k, h, w, d, thr, r, m,
+            lists.data_ptr(), lists.data_ptr() + 4 * (k + 1), k * k, scores.data_ptr(), indices.data_ptr(),
+            counts.data_ptr(), flags.data_ptr(), tags_at.data_ptr(), orpm_at.data_ptr(), 0, stream)
+    if not _cuda.capturing(dev):
+        bits = torch.stack([(flags & bit).ne(0).sum() for bit in (1, 2, 4)]).tolist()  # one sync
+        for n, what in zip(bits, ("heatmaps: contains NaN", "tags: contains NaN at a candidate peak",
+                                  "orpm: contains NaN at a candidate peak")):
+            if n:
+                raise ValueError(f"{what} (in {n} of the {b * k} maps)")
+    return scores, indices, counts, tags_at, orpm_at
+
+
+def _dispatch(heatmaps, tags, orpm, threshold, radius, max_candidates, num_threads: int):
+    if isinstance(heatmaps, torch.Tensor) and heatmaps.device.type == "cuda":
+        return _run_cuda(*_check_cuda(heatmaps, tags, orpm, threshold, radius, max_candidates))
+    out = _run(*_check(heatmaps, tags, orpm, threshold, radius, max_candidates), num_threads)
+    return _args.outputs(out, _args.is_torch(heatmaps, tags, orpm))
+
+
+# ---------------------------------------------------------------- custom op
+
+
 @torch.library.custom_op("ssmp3d::nms_gather", mutates_args=())
 def _nms_gather_op(heatmaps: torch.Tensor, tags: torch.Tensor, orpm: torch.Tensor, threshold: float,
                    radius: int, max_candidates: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor,
                                                               torch.Tensor, torch.Tensor]:
-    """``torch.ops.ssmp3d.nms_gather``: see :func:`nms_gather` (CPU tensors, default threads)."""
-    out = _run(*_check(heatmaps, tags, orpm, threshold, radius, max_candidates), torch.get_num_threads())
-    return tuple(torch.from_numpy(a) for a in out)  # type: ignore[return-value]
+    """``torch.ops.ssmp3d.nms_gather``: see :func:`nms_gather` (default threads)."""
+    return tuple(_dispatch(heatmaps, tags, orpm, threshold, radius, max_candidates,  # type: ignore[return-value]
+                           torch.get_num_threads()))
 
 
 @_nms_gather_op.register_fake
@@ -97,9 +173,15 @@ def nms_gather(heatmaps, tags, orpm, threshold: float = 0.1, radius: int = 1, ma
     on the float32 heatmaps.
 
     Args:
-        heatmaps: ``[B, K, H, W]`` numpy array or CPU tensor, float16,
-            bfloat16 (torch), float32 or float64, without NaN.
-        tags: ``[B, K, H, W]`` (``D = 1``) or ``[B, K, D, H, W]``, same kinds.
+        heatmaps: ``[B, K, H, W]`` numpy array, CPU or CUDA tensor, float16,
+            bfloat16 (torch), float32 or float64, without NaN. On CUDA the
+            kernel runs on the current stream of the tensors' device and
+            reads float32 / float16 / bfloat16 natively when all three
+            inputs share the dtype (else all are converted to float32); the
+            NaN check then reads a device flag (one synchronisation, skipped
+            during CUDA graph capture).
+        tags: ``[B, K, H, W]`` (``D = 1``) or ``[B, K, D, H, W]``, same kinds
+            (on the device of ``heatmaps``).
         orpm: ``[B, K, 3, H, W]``, same kinds.
         threshold: Detection threshold (finite), compared in float32.
         radius: NMS window radius in ``[0, 32]``.
@@ -108,8 +190,8 @@ def nms_gather(heatmaps, tags, orpm, threshold: float = 0.1, radius: int = 1, ma
             ``0`` = all cores. Results do not depend on it.
 
     Returns:
-        ``(scores, indices, counts, tags_at, orpm_at)``, torch tensors if any
-        input is a tensor, else numpy arrays:
+        ``(scores, indices, counts, tags_at, orpm_at)``, torch tensors (on
+        the inputs' device) if any input is a tensor, else numpy arrays:
 
         * ``scores [B, K, M]`` float32 (0 padding), ``indices [B, K, M]``
           int64 flat ``y * W + x`` (-1 padding), ``counts [B, K]`` int32;
@@ -121,9 +203,11 @@ def nms_gather(heatmaps, tags, orpm, threshold: float = 0.1, radius: int = 1, ma
     Raises:
         TypeError: an input is not a float array / tensor, or a parameter has
             the wrong type.
-        ValueError: wrong or mismatched shapes, a non-CPU tensor, a parameter
-            out of range, or NaN where it is read (the message names the input).
+        ValueError: wrong or mismatched shapes, inputs on different devices,
+            a parameter out of range, or NaN where it is read (the message
+            names the input).
     """
-    checked = _check(heatmaps, tags, orpm, threshold, radius, max_candidates)
-    out = _run(*checked, _args.threads(num_threads))
-    return _args.outputs(out, _args.is_torch(heatmaps, tags, orpm))
+    threads = _args.threads(num_threads)
+    if torch.compiler.is_compiling():
+        return torch.ops.ssmp3d.nms_gather(heatmaps, tags, orpm, threshold, radius, max_candidates)
+    return _dispatch(heatmaps, tags, orpm, threshold, radius, max_candidates, threads)
