@@ -108,3 +108,64 @@ def test_decode_cpu(benchmark, num_people, batch, threads):
                                 people_decoded_per_frame=float(result.num_people.mean()), per_frame_ms=per_frame,
                                 python_per_frame_ms=python_ms, speedup_vs_python=python_ms / per_frame)
     assert result.num_people.min() >= 1
+
+
+def _cuda_ready() -> bool:
+    return "cuda" in available_backends()
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not _cuda_ready(), reason="needs a GPU and ssmp3d._C_cuda")
+@pytest.mark.parametrize("batch", [1, 64])
+@pytest.mark.parametrize("num_people", [1, 5, 10, 20])
+def test_decode_cuda(benchmark, num_people, batch):
+    """The whole call (kernel, one copy, host grouping) is timed: it returns host results,
+    so its synchronisation is inside the timed call. The host half uses all cores."""
+    hm, tg, om = (torch.from_numpy(x).cuda() for x in people_maps(num_people, batch))
+    config = DecodeConfig()
+    kwargs = {"backend": "cuda", "num_threads": 0}
+    for _ in range(5):
+        decode(hm, tg, om, config, **kwargs)  # warm-up (allocators, pinned memory)
+    result = benchmark.pedantic(decode, args=(hm, tg, om, config), kwargs=kwargs,
+                                rounds=500 if batch == 1 else 50, warmup_rounds=5)
+    per_frame = benchmark.stats.stats.median / batch * 1e3
+    python_ms = python_per_frame_ms(*(x.cpu().numpy() for x in (hm, tg, om)), config, num_people, batch)
+    cpu_start = time.perf_counter()
+    decode(*(x.cpu().numpy() for x in (hm, tg, om)), config, backend="cpu", num_threads=1)
+    cpu_ms = (time.perf_counter() - cpu_start) / batch * 1e3
+    benchmark.extra_info.update(backend="cuda", batch=batch, people_rendered=num_people,
+                                people_decoded_per_frame=float(result.num_people.mean()), per_frame_ms=per_frame,
+                                python_per_frame_ms=python_ms, speedup_vs_python=python_ms / per_frame,
+                                cpu_1thread_per_frame_ms=cpu_ms, device=torch.cuda.get_device_name())
+    assert result.num_people.min() >= 1
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not _cuda_ready(), reason="needs a GPU and ssmp3d._C_cuda")
+@pytest.mark.parametrize("batch", [1, 64])
+def test_nms_gather_kernel_vs_bandwidth_floor(benchmark, batch):
+    """Device time of the fused NMS + gather kernel (CUDA events) beside the floor:
+    the bytes the heatmaps occupy over the measured device copy bandwidth."""
+    from ssmp3d.bench import copy_bandwidth
+    from ssmp3d.decode.cuda import gather_lists, launch_gather
+
+    hm, tg, om = (torch.from_numpy(x).cuda() for x in people_maps(10, batch))
+    config, lists = DecodeConfig(), gather_lists(PANOPTIC19)
+
+    def kernel_seconds():
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        launch_gather(hm, tg, om, config, lists)
+        end.record()
+        end.synchronize()
+        return start.elapsed_time(end) / 1e3
+
+    for _ in range(10):
+        kernel_seconds()
+    benchmark.pedantic(kernel_seconds, rounds=200, warmup_rounds=5)
+    device_s = statistics.median(kernel_seconds() for _ in range(200))
+    bw = copy_bandwidth(hm.device)
+    floor_s = hm[0].numel() * hm.element_size() / bw
+    benchmark.extra_info.update(batch=batch, kernel_per_frame_us=1e6 * device_s / batch,
+                                floor_per_frame_us=1e6 * floor_s, ratio_to_floor=device_s / batch / floor_s,
+                                copy_bandwidth_GBps=bw / 1e9, device=torch.cuda.get_device_name())

@@ -119,7 +119,7 @@ def run_bench(config: BenchConfig, skeleton: Skeleton = PANOPTIC19,
     transform = MapTransform(stride=config.targets.stride)
     old_threads = torch.get_num_threads()
     torch.set_num_threads(config.threads)
-    rows, nms_rows = [], []
+    rows, nms_rows, stage_rows = [], [], []
     try:
         for n in config.people:
             scene_cfg = replace(SceneConfig.crowded(max_people=n), min_people=n)
@@ -138,12 +138,57 @@ def run_bench(config: BenchConfig, skeleton: Skeleton = PANOPTIC19,
                     rows.append({"backend": backend, "people": n, "batch": batch,
                                  "per_frame_ms": ms, "ratio_to_python": python_ms / ms})
                 nms_rows.extend(_bench_nms(maps[0], n, batch, config))
+                if "cuda" in backends:
+                    stage_rows.append(_bench_cuda_stage(maps, n, batch, config, skeleton))
                 if progress is not None:
                     progress(1)
     finally:
         torch.set_num_threads(old_threads)
     return {"machine": machine_info(), "threads": config.threads, "repeat": config.repeat,
-            "map_shape": list(maps[0].shape[1:]), "decode": rows, "nms": nms_rows}
+            "map_shape": list(maps[0].shape[1:]), "decode": rows, "nms": nms_rows,
+            "cuda_nms_gather": stage_rows}
+
+
+def copy_bandwidth(device: torch.device, nbytes: int = 1 << 28, repeat: int = 20) -> float:
+    """Measured device-to-device copy bandwidth in bytes/s (read + write bytes over
+    the median time of ``dst.copy_(src)`` for ``nbytes``, CUDA events)."""
+    src = torch.empty(nbytes, dtype=torch.uint8, device=device)
+    dst = torch.empty_like(src)
+    times = []
+    for i in range(repeat + 3):
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        dst.copy_(src)
+        end.record()
+        end.synchronize()
+        if i >= 3:
+            times.append(start.elapsed_time(end) / 1e3)
+    return 2 * nbytes / statistics.median(times)
+
+
+def _bench_cuda_stage(maps, people: int, batch: int, config: BenchConfig, skeleton: Skeleton) -> dict:
+    """Device time of the fused NMS + gather kernel alone beside its floor: the bytes the
+    heatmaps occupy over the measured copy bandwidth (CUDA events, median)."""
+    from .decode.cuda import gather_lists, launch_gather
+
+    dev = torch.device("cuda")
+    heat, tags, orpm = (m.to(dev) for m in maps)
+    lists = gather_lists(skeleton)
+    times = []
+    for i in range(config.repeat + config.warmup):
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        launch_gather(heat, tags, orpm, config.decode, lists)
+        end.record()
+        end.synchronize()
+        if i >= config.warmup:
+            times.append(start.elapsed_time(end) / 1e3)
+    bw = copy_bandwidth(dev)
+    kernel_us = 1e6 * statistics.median(times) / batch
+    floor_us = 1e6 * heat[0].numel() * heat.element_size() / bw
+    return {"stage": "nms_gather", "people": people, "batch": batch, "per_frame_us": kernel_us,
+            "floor_per_frame_us": floor_us, "ratio_to_floor": kernel_us / floor_us,
+            "copy_bandwidth_GBps": bw / 1e9}
 
 
 def _bench_nms(heat: torch.Tensor, people: int, batch: int, config: BenchConfig) -> list[dict]:

@@ -58,4 +58,12 @@ def format_result(r: dict) -> str:
         for row in r["nms"]:
             lines.append(f"{'':<14}{row['people']:>7}{row['batch']:>7}{row['reference_per_frame_ms']:>14.3f}"
                          f"{row['cpu_per_frame_ms']:>10.3f}{row['speedup']:>8.1f}x")
+    if r.get("cuda_nms_gather"):
+        bw = r["cuda_nms_gather"][0]["copy_bandwidth_GBps"]
+        lines.append(f"cuda nms_gather kernel (device time) vs floor = heatmap bytes / copy bandwidth "
+                     f"({bw:.0f} GB/s, {m['cuda_device']})")
+        lines.append(f"{'':<14}{'people':>7}{'batch':>7}{'us/frame':>10}{'floor us':>10}{'x floor':>9}")
+        for row in r["cuda_nms_gather"]:
+            lines.append(f"{'':<14}{row['people']:>7}{row['batch']:>7}{row['per_frame_us']:>10.2f}"
+                         f"{row['floor_per_frame_us']:>10.2f}{row['ratio_to_floor']:>8.1f}x")
     return "\n".join(lines)

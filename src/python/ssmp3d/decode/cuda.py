@@ -39,7 +39,7 @@ from ..skeleton import Skeleton
 from .cpu import _layout, _raise, _tables
 from .types import DecodeConfig, DecodeResult
 
-__all__ = ["GatherLists", "gather_lists", "lists_of_table", "table_layout", "pack_tables", "decode_tables", "decode_cuda"]
+__all__ = ["GatherLists", "gather_lists", "lists_of_table", "table_layout", "pack_tables", "launch_gather", "decode_tables", "decode_cuda"]
 
 
 @dataclass(frozen=True)
@@ -184,19 +184,23 @@ def check_devices(heatmaps: object, tags: object, orpm: object) -> torch.device:
     return device
 
 
-def gather_on_device(hm: torch.Tensor, tg: torch.Tensor, om: torch.Tensor, config: DecodeConfig,
-                     lists: GatherLists) -> tuple[np.ndarray, int]:
-    """Runs the kernel and the one copy; returns the host tables and ``D``."""
+def launch_gather(hm: torch.Tensor, tg: torch.Tensor, om: torch.Tensor, config: DecodeConfig,
+                  lists: GatherLists) -> tuple[torch.Tensor, int]:
+    """Enqueues the kernel on the current stream; returns the device table buffer and ``D``.
+
+    Inputs: CUDA tensors of one device, ``[B, K, H, W]``, ``[B, K, (D,) H, W]``,
+    ``[B, K, 3, H, W]``. No synchronisation.
+    """
     device = hm.device
     dtypes = {hm.dtype, tg.dtype, om.dtype}
-    dtype = dtypes.pop() if len(dtypes) == 1 and hm.dtype in _cuda.MAP_DTYPES else torch.float32
+    dtype = hm.dtype if len(dtypes) == 1 and hm.dtype in _cuda.MAP_DTYPES else torch.float32
     b, k, h, w = hm.shape
     d = 1 if tg.dim() == 4 else tg.shape[2]
     hm, tg, om = (x.detach().to(dtype).contiguous() for x in (hm, tg, om))
-    dev_lists = _device_lists(lists, device)
     m, t = config.max_candidates, lists.total
     size, layout = table_layout(b, k, m, d, t)
     with _cuda.on_device(device) as stream:
+        dev_lists = _device_lists(lists, device)
         dev_buf = torch.empty(size, dtype=torch.uint8, device=device)
         base = dev_buf.data_ptr()
         sec = [base + layout[name][2] for name in _SECTIONS]
@@ -204,9 +208,17 @@ def gather_on_device(hm: torch.Tensor, tg: torch.Tensor, om: torch.Tensor, confi
             hm.data_ptr(), tg.data_ptr(), om.data_ptr(), _cuda.dtype_code(dtype), b, k, h, w, d,
             config.det_threshold, config.nms_radius, m, dev_lists.data_ptr(), dev_lists.data_ptr() + 4 * (k + 1),
             t, *sec, stream)
-        host = torch.empty(size, dtype=torch.uint8, pin_memory=True)
+    return dev_buf, d
+
+
+def gather_on_device(hm: torch.Tensor, tg: torch.Tensor, om: torch.Tensor, config: DecodeConfig,
+                     lists: GatherLists) -> tuple[np.ndarray, int]:
+    """Runs the kernel and the one copy to pinned host memory; returns the host tables and ``D``."""
+    dev_buf, d = launch_gather(hm, tg, om, config, lists)
+    with torch.cuda.device(hm.device):
+        host = torch.empty(dev_buf.numel(), dtype=torch.uint8, pin_memory=True)
         host.copy_(dev_buf, non_blocking=True)
-        torch.cuda.current_stream(device).synchronize()
+        torch.cuda.current_stream(hm.device).synchronize()
     return host.numpy(), d
 
 
