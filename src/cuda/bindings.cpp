@@ -9,10 +9,12 @@
 #include <pybind11/pybind11.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <stdexcept>
 #include <string>
 
+#include "encode.cuh"
 #include "heatmap_nms.cuh"
 #include "nms_gather.cuh"
 
@@ -99,6 +101,84 @@ void nms_gather_cuda_py(std::uintptr_t heatmaps, std::uintptr_t tags, std::uintp
   throw_launch("nms_gather_cuda", err);
 }
 
+// Sizes shared by the encoders (encode.cuh); B*K*channels*H*W <= 2^34.
+void check_encode_sizes(const char* fn, int64_t B, int64_t N, int64_t K, int64_t H, int64_t W,
+                        int64_t channels) {
+  const std::string name(fn);
+  if (B <= 0 || K <= 0 || H <= 0 || W <= 0 || N < 0)
+    throw py::value_error(name + ": B, K, H, W must be > 0 and N >= 0");
+  if (H > (int64_t{1} << 30) || W > (int64_t{1} << 30) || H * W > (int64_t{1} << 30))
+    throw py::value_error(name + ": H*W must be <= 2**30");
+  const int64_t map_values = channels * H * W, limit = int64_t{1} << 34;
+  if (K > limit / map_values || B > limit / (K * map_values))
+    throw py::value_error(name + ": the output must hold <= 2**34 values");
+}
+
+void raise_on_launch_error(const char* fn, cudaError_t err) {
+  if (err != cudaSuccess)
+    throw std::runtime_error(std::string(fn) + ": kernel launch failed: " + cudaGetErrorString(err));
+}
+
+void encode_heatmaps_cuda_py(std::uintptr_t joints_map, std::uintptr_t valid, int64_t B, int64_t N,
+                             int64_t K, int64_t H, int64_t W, double sigma, std::uintptr_t out,
+                             std::uintptr_t stream) {
+  check_encode_sizes("encode_heatmaps_cuda", B, N, K, H, W, 1);
+  if (!(sigma > 0.0) || !std::isfinite(sigma))
+    throw py::value_error("encode_heatmaps_cuda: sigma must be finite and > 0");
+  if (!out || (N > 0 && (!joints_map || !valid)))
+    throw py::value_error("encode_heatmaps_cuda: null pointer");
+  cudaError_t err;
+  {
+    py::gil_scoped_release release;
+    err = ssmp3d::cuda::encode_heatmaps_cuda(as_ptr<const double>(joints_map),
+                                             as_ptr<const uint8_t>(valid), B, N, K, H, W, sigma,
+                                             as_ptr<float>(out),
+                                             reinterpret_cast<cudaStream_t>(stream));
+  }
+  raise_on_launch_error("encode_heatmaps_cuda", err);
+}
+
+void encode_orpm_cuda_py(std::uintptr_t joints_map, std::uintptr_t bones32, std::uintptr_t valid,
+                         std::uintptr_t bones_valid, std::uintptr_t depth, std::uintptr_t chains,
+                         int64_t B, int64_t N, int64_t K, int64_t C, int64_t H, int64_t W,
+                         int64_t radius, std::uintptr_t orpm, std::uintptr_t weight,
+                         std::uintptr_t stream) {
+  check_encode_sizes("encode_orpm_cuda", B, N, K, H, W, 3);
+  if (C < 1) throw py::value_error("encode_orpm_cuda: C must be >= 1");
+  if (radius < 0) throw py::value_error("encode_orpm_cuda: radius must be >= 0");
+  if (!chains || !orpm || !weight ||
+      (N > 0 && (!joints_map || !bones32 || !valid || !bones_valid || !depth)))
+    throw py::value_error("encode_orpm_cuda: null pointer");
+  cudaError_t err;
+  {
+    py::gil_scoped_release release;
+    err = ssmp3d::cuda::encode_orpm_cuda(
+        as_ptr<const double>(joints_map), as_ptr<const float>(bones32),
+        as_ptr<const uint8_t>(valid), as_ptr<const uint8_t>(bones_valid),
+        as_ptr<const double>(depth), as_ptr<const int64_t>(chains), B, N, K, C, H, W, radius,
+        as_ptr<float>(orpm), as_ptr<float>(weight), reinterpret_cast<cudaStream_t>(stream));
+  }
+  raise_on_launch_error("encode_orpm_cuda", err);
+}
+
+void encode_tag_maps_cuda_py(std::uintptr_t joints_map, std::uintptr_t valid, std::uintptr_t depth,
+                             std::uintptr_t tags32, int64_t B, int64_t N, int64_t K, int64_t H,
+                             int64_t W, int64_t radius, std::uintptr_t out, std::uintptr_t stream) {
+  check_encode_sizes("encode_tag_maps_cuda", B, N, K, H, W, 1);
+  if (radius < 0) throw py::value_error("encode_tag_maps_cuda: radius must be >= 0");
+  if (!out || (N > 0 && (!joints_map || !valid || !depth || !tags32)))
+    throw py::value_error("encode_tag_maps_cuda: null pointer");
+  cudaError_t err;
+  {
+    py::gil_scoped_release release;
+    err = ssmp3d::cuda::encode_tag_maps_cuda(
+        as_ptr<const double>(joints_map), as_ptr<const uint8_t>(valid), as_ptr<const double>(depth),
+        as_ptr<const float>(tags32), B, N, K, H, W, radius, as_ptr<float>(out),
+        reinterpret_cast<cudaStream_t>(stream));
+  }
+  raise_on_launch_error("encode_tag_maps_cuda", err);
+}
+
 int device_count() {
   int n = 0;
   if (cudaGetDeviceCount(&n) != cudaSuccess) {
@@ -142,6 +222,33 @@ and gather_maps [total_maps] int32 on the device. Writes scores, indices,
 counts, flags [B, K] (1 heatmap NaN, 2 tag NaN, 4 ORPM NaN), tags_at
 [B, K, M, D], orpm_at [B, M * total_maps, 3] and, unless refine_ptr is 0,
 refine [B, K, M, 2] int8. No synchronisation.)doc");
+  m.def("encode_heatmaps_cuda", &encode_heatmaps_cuda_py, py::arg("joints_map_ptr"),
+        py::arg("valid_ptr"), py::arg("B"), py::arg("N"), py::arg("K"), py::arg("H"),
+        py::arg("W"), py::arg("sigma"), py::arg("out_ptr"), py::arg("stream_ptr"),
+        R"doc(Enqueue Gaussian heatmaps (encode.h) into float32 device out [B, K, H, W].
+
+joints_map [B, N, K, 2] float64, valid [B, N, K] uint8, contiguous device
+memory (may be 0 when N == 0). Runs on the stream given as an integer handle
+on the current device; no synchronisation. Raises RuntimeError if the launch
+fails.)doc");
+  m.def("encode_orpm_cuda", &encode_orpm_cuda_py, py::arg("joints_map_ptr"),
+        py::arg("bones32_ptr"), py::arg("valid_ptr"), py::arg("bones_valid_ptr"),
+        py::arg("depth_ptr"), py::arg("chains_ptr"), py::arg("B"), py::arg("N"), py::arg("K"),
+        py::arg("C"), py::arg("H"), py::arg("W"), py::arg("radius"), py::arg("orpm_ptr"),
+        py::arg("weight_ptr"), py::arg("stream_ptr"),
+        R"doc(Enqueue ORPM targets (encode.h) into float32 device orpm [B, K, 3, H, W] and weight [B, K, H, W].
+
+bones32 [B, N, K, 3] float32, bones_valid [B, N, K] uint8, depth [B, N]
+float64, chains [K, C] int64 (entries outside [0, K) are skipped). Same
+stream and pointer rules as encode_heatmaps_cuda.)doc");
+  m.def("encode_tag_maps_cuda", &encode_tag_maps_cuda_py, py::arg("joints_map_ptr"),
+        py::arg("valid_ptr"), py::arg("depth_ptr"), py::arg("tags32_ptr"), py::arg("B"),
+        py::arg("N"), py::arg("K"), py::arg("H"), py::arg("W"), py::arg("radius"),
+        py::arg("out_ptr"), py::arg("stream_ptr"),
+        R"doc(Enqueue tag maps (encode.h) into float32 device out [B, K, H, W].
+
+depth [B, N] float64, tags32 [B, N] float32. Same stream and pointer rules
+as encode_heatmaps_cuda.)doc");
   m.def("device_count", &device_count,
         "Number of CUDA devices visible to this module's runtime (0 when none or on error).");
 }
