@@ -17,6 +17,7 @@
 #include "encode.cuh"
 #include "heatmap_nms.cuh"
 #include "nms_gather.cuh"
+#include "readout.cuh"
 
 namespace py = pybind11;
 
@@ -179,6 +180,43 @@ void encode_tag_maps_cuda_py(std::uintptr_t joints_map, std::uintptr_t valid, st
   raise_on_launch_error("encode_tag_maps_cuda", err);
 }
 
+void orpm_readout_cuda_py(std::uintptr_t orpm, std::uintptr_t positions, std::uintptr_t scores,
+                          std::uintptr_t detected, std::uintptr_t num_formed,
+                          std::uintptr_t people, std::uintptr_t num_people, int64_t B, int64_t Q,
+                          int64_t P, int64_t K, int64_t H, int64_t W,
+                          std::uintptr_t skeleton_table, int64_t neck, int64_t pelvis, bool naive,
+                          double readout_threshold, double readout_min_dist,
+                          std::uintptr_t mean_bones_host, std::uintptr_t mean_bones_dev,
+                          std::uintptr_t joints3d, std::uintptr_t rule, std::uintptr_t joint,
+                          std::uintptr_t status, std::uintptr_t stream) {
+  if (B <= 0 || Q <= 0 || P <= 0 || K <= 0 || H <= 0 || W <= 0)
+    throw py::value_error("orpm_readout_cuda: sizes must be > 0");
+  if (B > INT32_MAX / (P > Q ? P : Q))
+    throw py::value_error("orpm_readout_cuda: B * max(P, Q) must be < 2**31");
+  if (!orpm || !positions || !scores || !detected || !num_formed || !people || !num_people ||
+      !skeleton_table || (!mean_bones_host && !mean_bones_dev) || !joints3d || !rule || !joint ||
+      !status)
+    throw py::value_error("orpm_readout_cuda: null pointer");
+  const std::string bad =
+      ssmp3d::cuda::readout_table_error(as_ptr<const int64_t>(skeleton_table), K, neck, pelvis);
+  if (!bad.empty()) throw py::value_error("orpm_readout_cuda: skeleton table: " + bad);
+  cudaError_t err;
+  {
+    py::gil_scoped_release release;
+    err = ssmp3d::cuda::orpm_readout_cuda(
+        as_ptr<const float>(orpm), as_ptr<const int64_t>(positions), as_ptr<const float>(scores),
+        as_ptr<const uint8_t>(detected), as_ptr<const int64_t>(num_formed),
+        as_ptr<const int64_t>(people), as_ptr<const int64_t>(num_people), B, Q, P, K, H, W,
+        as_ptr<const int64_t>(skeleton_table), neck, pelvis, naive, readout_threshold,
+        readout_min_dist, as_ptr<const float>(mean_bones_host),
+        as_ptr<const float>(mean_bones_dev), as_ptr<float>(joints3d), as_ptr<int8_t>(rule),
+        as_ptr<int16_t>(joint), as_ptr<int32_t>(status), reinterpret_cast<cudaStream_t>(stream));
+  }
+  if (err != cudaSuccess)
+    throw std::runtime_error(std::string("orpm_readout_cuda: kernel launch failed: ") +
+                             cudaGetErrorString(err));
+}
+
 int device_count() {
   int n = 0;
   if (cudaGetDeviceCount(&n) != cudaSuccess) {
@@ -194,6 +232,7 @@ PYBIND11_MODULE(_C_cuda, m) {
   m.doc() = "ssmp3d CUDA ops (raw-pointer interface; use ssmp3d.ops for checked versions)";
   m.attr("ABI_VERSION") = kAbiVersion;
   m.attr("MAX_CANDIDATES") = ssmp3d::cuda::kMaxCandidates;
+  m.attr("READOUT_MAX_K") = ssmp3d::cuda::kReadoutMaxK;
 
   m.def("heatmap_nms_cuda", &heatmap_nms_cuda_py, py::arg("heatmaps_ptr"), py::arg("dtype"),
         py::arg("B"), py::arg("K"), py::arg("H"), py::arg("W"), py::arg("threshold"),
@@ -249,6 +288,25 @@ stream and pointer rules as encode_heatmaps_cuda.)doc");
 
 depth [B, N] float64, tags32 [B, N] float32. Same stream and pointer rules
 as encode_heatmaps_cuda.)doc");
+  m.def("orpm_readout_cuda", &orpm_readout_cuda_py, py::arg("orpm_ptr"),
+        py::arg("positions_ptr"), py::arg("scores_ptr"), py::arg("detected_ptr"),
+        py::arg("num_formed_ptr"), py::arg("people_ptr"), py::arg("num_people_ptr"), py::arg("B"),
+        py::arg("Q"), py::arg("P"), py::arg("K"), py::arg("H"), py::arg("W"),
+        py::arg("skeleton_table_ptr"), py::arg("neck"), py::arg("pelvis"), py::arg("naive"),
+        py::arg("readout_threshold"), py::arg("readout_min_dist"), py::arg("mean_bones_host_ptr"),
+        py::arg("mean_bones_dev_ptr"), py::arg("joints3d_ptr"), py::arg("rule_ptr"),
+        py::arg("joint_ptr"), py::arg("status_ptr"), py::arg("stream_ptr"),
+        R"doc(Enqueue the ORPM read-out (DESIGN.md 6.4) of B images on the device.
+
+Device inputs as orpm_readout_cpu (detected as uint8); the skeleton table
+(int64 [2 + 2K, K], K <= READOUT_MAX_K) is a HOST address, checked here; the
+mean bones [K, 3] float32 come from mean_bones_dev_ptr (device) when it is
+non-zero, else from mean_bones_host_ptr (host, copied into the launch).
+Writes joints3d [B, P, K, 3] float32, rule [B, P, K] int8, joint [B, P, K]
+int16; adds the NaN values read to status[0] and ORs bad-input bits (1
+num_formed, 2 num_people, 4 people, 8 positions) into status[1] (two int32,
+zeroed by the caller). No synchronisation. Raises ValueError for a bad table,
+RuntimeError if the launch fails.)doc");
   m.def("device_count", &device_count,
         "Number of CUDA devices visible to this module's runtime (0 when none or on error).");
 }

@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 
 from ssmp3d.decode import ReadoutRule
 from ssmp3d.ops import _reference, orpm_readout, skeleton_table
-from ssmp3d.ops._ext import has_cpu_ext
+from ssmp3d.ops._ext import has_cpu_ext, has_cuda_ext, load_cuda
+from ssmp3d.ops.readout import CUDA_MAX_JOINTS
 from ssmp3d.skeleton import H36M17, PANOPTIC19
 
 pytestmark = pytest.mark.skipif(not has_cpu_ext(), reason="ssmp3d._C is not built")
@@ -216,3 +217,161 @@ def test_custom_op_rejects_a_bad_skeleton_table():
     oa[7] = table[:, :5]
     with pytest.raises(ValueError, match="skeleton_table"):
         torch.ops.ssmp3d.orpm_readout(*oa)
+
+
+# ---------------------------------------------------------------- CUDA
+
+
+@pytest.mark.skipif(not has_cuda_ext(), reason="ssmp3d._C_cuda is not built")
+def test_cuda_binding_checks_the_table_on_the_host():
+    # Runs without a GPU: the table is checked before anything is enqueued.
+    ext = load_cuda()
+    assert ext.READOUT_MAX_K == CUDA_MAX_JOINTS
+    sk = PANOPTIC19
+    table = skeleton_table(sk).copy()
+    table[1, 0] = 99
+    fake = 1  # device addresses are never touched when the table is rejected
+    with pytest.raises(ValueError, match="skeleton table: topological order"):
+        ext.orpm_readout_cuda(fake, fake, fake, fake, fake, fake, fake, 1, 2, 2, 19, 6, 8, table.ctypes.data,
+                              sk.neck, sk.pelvis, False, 0.1, 3.0, fake, 0, fake, fake, fake, fake, 0)
+
+
+def on_cuda(args):
+    """The data arrays of ``args`` as CUDA tensors."""
+    return tuple(torch.from_numpy(np.ascontiguousarray(a)).cuda() for a in args)
+
+
+def assert_same(got, want):
+    for name, g, e in zip(("joints3d", "rule", "joint"), got, want):
+        assert g.device.type == "cuda" and g.dtype == e.dtype and g.shape == e.shape, name
+        assert g.cpu().numpy().tobytes() == e.numpy().tobytes(), name  # bit for bit, NaN and -0.0 too
+
+
+def busy_frame(seed, b=4, q=25, k=19, h=24, w=24):
+    rng = np.random.default_rng(seed)
+    return (rng.normal(size=(b, k, 3, h, w)).astype(np.float32),
+            np.stack([rng.integers(0, w, (b, q, k)), rng.integers(0, h, (b, q, k))], -1),
+            rng.random((b, q, k), dtype=np.float32), rng.random((b, q, k)) < 0.8, np.full(b, q),
+            np.tile(np.arange(q)[::-1], (b, 1)), rng.integers(0, q + 1, b))
+
+
+SMALL_KEYS = ("orpm", "positions", "scores", "detected", "num_formed", "people", "num_people")
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not (torch.cuda.is_available() and has_cuda_ext()), reason="needs a GPU and ssmp3d._C_cuda")
+class TestCuda:
+    @settings(max_examples=300, deadline=None)
+    @given(people_tables(), st.booleans())
+    def test_random_people_equal_the_cpu_op(self, case, mean_bones_on_gpu):
+        args, params = case
+        want = orpm_readout(*(torch.from_numpy(np.asarray(a)) for a in args), **params)
+        if mean_bones_on_gpu and params["mean_bones"] is not None:
+            params = {**params, "mean_bones": torch.from_numpy(params["mean_bones"]).cuda()}
+        assert_same(orpm_readout(*on_cuda(args), **params), want)
+
+    @pytest.mark.parametrize("seed", range(12))
+    def test_crowds_naive_and_empty_people_equal_the_cpu_op(self, seed):
+        args = list(busy_frame(seed))
+        args[3][0, 3] = False  # a person with no joints
+        args[6][1] = 0  # an image without people
+        args[2][2, ::2] = 0.05  # unconfident joints: chains and mean bones
+        for readout in ("full", "naive"):
+            for dist in (0.0, 3.0, 6.5):
+                params = dict(skeleton=PANOPTIC19, readout=readout, readout_min_dist=dist)
+                want = orpm_readout(*(torch.from_numpy(a) for a in args), **params)
+                assert_same(orpm_readout(*on_cuda(args), **params), want)
+        rule = want[1].numpy()
+        assert (rule == ReadoutRule.OWN).any() and (rule[1] == -1).all()
+
+    def test_nan_only_where_read(self):
+        args = small()
+        args["orpm"][0, PANOPTIC19.pelvis] = np.nan
+        args["orpm"][0, 3, :, 0, 0] = np.nan
+        got = orpm_readout(*on_cuda(args[k] for k in SMALL_KEYS), skeleton=PANOPTIC19)
+        assert not torch.isnan(got[0]).any()
+        args["orpm"][0, 3, 1, 1, 1] = np.nan
+        with pytest.raises(ValueError, match=r"orpm: contains NaN at a read-out location \(1 values\)"):
+            orpm_readout(*on_cuda(args[k] for k in SMALL_KEYS), skeleton=PANOPTIC19)
+
+    @pytest.mark.parametrize(("change", "exc", "match"), BAD)
+    def test_bad_inputs_give_the_cpu_errors(self, change, exc, match):
+        args = {**small(), "skeleton": PANOPTIC19, **change}
+        args = {k: torch.from_numpy(v).cuda() if isinstance(v, np.ndarray) else v for k, v in args.items()}
+        with pytest.raises(exc, match=match):
+            orpm_readout(**args)
+
+    def test_inputs_on_another_device_are_named(self):
+        args = on_cuda(small()[k] for k in SMALL_KEYS)
+        for i, name in enumerate(SMALL_KEYS[1:], 1):
+            moved = list(args)
+            moved[i] = moved[i].cpu()
+            with pytest.raises(ValueError, match=f"{name}: expected a tensor on cuda"):
+                orpm_readout(*moved, skeleton=PANOPTIC19)
+        oa = list(op_args(small()))
+        oa[:7] = args
+        oa[7] = oa[7].cuda()
+        with pytest.raises(ValueError, match="skeleton_table: expected a CPU tensor"):
+            torch.ops.ssmp3d.orpm_readout(*oa)
+
+    def test_runs_on_the_current_stream(self):
+        args = busy_frame(7, b=8)
+        want = orpm_readout(*(torch.from_numpy(a) for a in args), skeleton=PANOPTIC19)
+        inputs = on_cuda(args)
+        stream = torch.cuda.Stream()
+        stream.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(stream):
+            got = orpm_readout(*inputs, skeleton=PANOPTIC19)
+        stream.synchronize()
+        assert_same(got, want)
+
+    def op_args_cuda(self, args, mean_bones_on_gpu=True):
+        oa = list(op_args(args))
+        oa[:7] = on_cuda(args[k] for k in SMALL_KEYS)
+        if mean_bones_on_gpu:
+            oa[10] = oa[10].cuda()
+        return tuple(oa)
+
+    def test_opcheck_and_compile(self):
+        args = small()
+        args["orpm"] = np.random.default_rng(0).normal(size=args["orpm"].shape).astype(np.float32)
+        want = orpm_readout(**args, skeleton=PANOPTIC19)
+        for on_gpu in (True, False):
+            oa = self.op_args_cuda(args, on_gpu)
+            torch.library.opcheck(torch.ops.ssmp3d.orpm_readout.default, oa)
+            assert_same(torch.ops.ssmp3d.orpm_readout(*oa), tuple(torch.from_numpy(a) for a in want))
+
+        @torch.compile(fullgraph=True)
+        def f(*a):
+            joints3d, rule, joint = torch.ops.ssmp3d.orpm_readout(*a)
+            return joints3d * 2.0, rule + 1  # exact arithmetic in any generated kernel
+
+        j, r = f(*self.op_args_cuda(args))
+        assert j.device.type == "cuda" and r.device.type == "cuda"
+        np.testing.assert_array_equal(j.cpu().numpy(), want[0] * np.float32(2.0))
+        np.testing.assert_array_equal(r.cpu().numpy(), want[1] + 1)
+
+    def test_cuda_graph_capture_and_replay(self):
+        first, second = busy_frame(21), busy_frame(22)
+        static = on_cuda(first)
+        side = torch.cuda.Stream()
+        side.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(side):
+            orpm_readout(*static, skeleton=PANOPTIC19)  # warm-up outside the capture
+        torch.cuda.current_stream().wait_stream(side)
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph):
+            out = orpm_readout(*static, skeleton=PANOPTIC19)
+        for case in (first, second):
+            for dst, src in zip(static, case):
+                dst.copy_(torch.from_numpy(src))
+            graph.replay()
+            torch.cuda.synchronize()
+            assert_same(out, orpm_readout(*(torch.from_numpy(a) for a in case), skeleton=PANOPTIC19))
+        # The checks that read the device are skipped in the capture: replay never raises.
+        static[0][0].fill_(float("nan"))
+        graph.replay()
+        torch.cuda.synchronize()
+        assert torch.isnan(out[0][0]).any()
+        with pytest.raises(ValueError, match="orpm: contains NaN"):
+            orpm_readout(*static, skeleton=PANOPTIC19)

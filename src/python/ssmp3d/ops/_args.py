@@ -3,7 +3,8 @@
 
 Inputs are numpy arrays or CPU torch tensors; they are turned into contiguous
 native-byte-order numpy arrays of the dtype the kernel reads (a copy only when
-needed; torch tensors are detached and shared).
+needed; torch tensors are detached and shared). Ops that run on CUDA use
+:func:`device_tensor` instead: tensors on the op's device, converted there.
 """
 
 from __future__ import annotations
@@ -105,3 +106,31 @@ def outputs(arrays: tuple[np.ndarray, ...], as_torch: bool) -> tuple:
     if as_torch:
         return tuple(torch.from_numpy(a) for a in arrays)
     return arrays
+
+
+def device_tensor(name: str, x: object, kind: str, ndims: tuple[int, ...], dtype: torch.dtype,
+                  device: torch.device) -> torch.Tensor:
+    """``x`` as a contiguous tensor of ``dtype`` on ``device`` (a CUDA device), after the checks of :func:`array`.
+
+    Only torch tensors already on ``device`` are accepted (no host copies: the
+    caller may be capturing a CUDA graph). Reads no values, so never synchronises.
+
+    Raises:
+        TypeError: not a tensor / array, not dense, or the wrong dtype family.
+        ValueError: on another device (numpy arrays included), or the wrong rank.
+    """
+    if isinstance(x, np.ndarray):
+        raise ValueError(f"{name}: expected a tensor on {device} (the device of orpm), got a numpy array")
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{name}: expected a torch.Tensor or numpy.ndarray, got {type(x).__name__}")
+    if x.device != device:
+        raise ValueError(f"{name}: expected a tensor on {device} (the device of orpm), got device {x.device}")
+    if x.layout != torch.strided:
+        raise TypeError(f"{name}: expected a dense (strided) tensor, got layout {x.layout}")
+    ok = {"float": x.dtype in _FLOAT_TORCH, "int": x.dtype in _INT_TORCH, "bool": x.dtype == torch.bool}[kind]
+    if not ok:
+        raise TypeError(f"{name}: expected a {kind} array, got dtype {x.dtype}")
+    if x.dim() not in ndims:
+        dims = " or ".join(str(d) for d in ndims)
+        raise ValueError(f"{name}: expected {dims} dimensions, got shape {list(x.shape)}")
+    return x.detach().to(dtype).contiguous()

@@ -1,13 +1,27 @@
 """ORPM read-out of grouped people (DESIGN.md section 6.4): the checked public op.
 
-:func:`orpm_readout` runs the C++ read-out on a batch. Per image it equals the
+:func:`orpm_readout` runs the C++ read-out on a batch (numpy / CPU tensors),
+or the CUDA kernel when ``orpm`` is a CUDA tensor. Per image both equal the
 Python specification :func:`ssmp3d.decode.readout.readout` (batched twin:
 :func:`ssmp3d.ops._reference.orpm_readout`), every fallback and the naive
-mode included. Also the custom op ``torch.ops.ssmp3d.orpm_readout``.
+mode included; CPU and CUDA outputs are identical bit for bit. Also the
+custom op ``torch.ops.ssmp3d.orpm_readout``.
 
 Custom ops take tensors and scalars only, so a skeleton crosses as
 :func:`skeleton_table` (an int64 tensor) plus its neck and pelvis indices;
-the C++ side checks the table before use.
+the C++ side checks the table before use. On CUDA the table stays on the
+host (a CPU tensor): it is checked there and passed to the kernel by value.
+
+CUDA checks. Dtype, shape and device are checked on the host without reading
+values. The value checks (counts, ``people`` indices, positions inside the
+map) and the NaN check are made by the kernel itself, as flags in a device
+status word; the kernel never reads out of bounds, whatever the values. The
+wrapper then reads that word: this synchronises the caller's stream once
+(waits for the kernel; two 4-byte reads) and raises the CPU op's exact
+``ValueError``. During CUDA graph capture nothing can be read, so these
+checks are skipped (as in :mod:`ssmp3d.ops._cuda`) and the outputs are
+returned as they are: well defined, with padding rows where a value was out
+of range.
 """
 
 from __future__ import annotations
@@ -16,12 +30,15 @@ import numpy as np
 import torch
 
 from ..skeleton import Skeleton
-from . import _args
-from ._ext import load_cpu
+from . import _args, _cuda
+from ._ext import load_cpu, load_cuda
 
-__all__ = ["orpm_readout", "skeleton_table"]
+__all__ = ["CUDA_MAX_JOINTS", "orpm_readout", "skeleton_table"]
 
 READOUTS = ("full", "naive")
+#: Largest number of joints ``K`` the CUDA read-out accepts (the skeleton
+#: travels by value in the kernel's parameters).
+CUDA_MAX_JOINTS = 32
 _TABLES: dict[int, tuple[Skeleton, np.ndarray]] = {}
 
 
@@ -69,8 +86,6 @@ def _check(orpm, positions, scores, detected, num_formed, people, num_people, k,
     _args.shape("detected", det, (b, q, k), "[B, Q, K] from positions")
     nf = _args.array("num_formed", num_formed, "int", (1,), np.int64)
     _args.shape("num_formed", nf, (b,), "[B]")
-    if nf.size and (nf.min() < 0 or nf.max() > q):
-        raise ValueError(f"num_formed: expected values in [0, Q = {q}], got [{nf.min()}, {nf.max()}]")
     pp = _args.array("people", people, "int", (2,), np.int64)
     p = pp.shape[1]
     _args.shape("people", pp, (b, p), "[B, P]")
@@ -78,6 +93,18 @@ def _check(orpm, positions, scores, detected, num_formed, people, num_people, k,
         raise ValueError(f"positions / people: Q and P must be >= 1, got Q = {q}, P = {p}")
     npl = _args.array("num_people", num_people, "int", (1,), np.int64)
     _args.shape("num_people", npl, (b,), "[B]")
+    _check_ranges(pos, det, nf, pp, npl, h, w)
+    naive, thr, dist = _check_params(readout, readout_threshold, readout_min_dist)
+    mb = _args.array("mean_bones", mean_bones, "float", (2,), np.float32)
+    _args.shape("mean_bones", mb, (k, 3), "[K, 3] metres")
+    return om, pos, sc, det, nf, pp, npl, naive, thr, dist, mb
+
+
+def _check_ranges(pos, det, nf, pp, npl, h, w):
+    """The value checks (numpy arrays of checked shapes); raises ``ValueError`` naming the argument."""
+    q, p = pos.shape[1], pp.shape[1]
+    if nf.size and (nf.min() < 0 or nf.max() > q):
+        raise ValueError(f"num_formed: expected values in [0, Q = {q}], got [{nf.min()}, {nf.max()}]")
     if npl.size and (npl.min() < 0 or npl.max() > p):
         raise ValueError(f"num_people: expected values in [0, P = {p}], got [{npl.min()}, {npl.max()}]")
     used = np.arange(p) < npl[:, None]
@@ -87,13 +114,14 @@ def _check(orpm, positions, scores, detected, num_formed, people, num_people, k,
     x, y = pos[..., 0][live], pos[..., 1][live]
     if x.size and (x.min() < 0 or x.max() >= w or y.min() < 0 or y.max() >= h):
         raise ValueError(f"positions: detected joints must lie inside the {w} x {h} map (0 <= x < W, 0 <= y < H)")
+
+
+def _check_params(readout, readout_threshold, readout_min_dist):
     if not isinstance(readout, str) or readout not in READOUTS:
         raise ValueError(f"readout: expected one of {READOUTS}, got {readout!r}")
     thr = _args.real("readout_threshold", readout_threshold)
     dist = _args.real("readout_min_dist", readout_min_dist, 0.0)
-    mb = _args.array("mean_bones", mean_bones, "float", (2,), np.float32)
-    _args.shape("mean_bones", mb, (k, 3), "[K, 3] metres")
-    return om, pos, sc, det, nf, pp, npl, readout == "naive", thr, dist, mb
+    return readout == "naive", thr, dist
 
 
 def _run(om, pos, sc, det, nf, pp, npl, naive, thr, dist, mb, table, neck, pelvis, num_threads):
@@ -107,7 +135,74 @@ def _run(om, pos, sc, det, nf, pp, npl, naive, thr, dist, mb, table, neck, pelvi
         npl.ctypes.data, b, q, p, k, h, w, table.ctypes.data, neck, pelvis, naive, thr, dist, mb.ctypes.data,
         joints3d.ctypes.data, rule.ctypes.data, joint.ctypes.data, num_threads)
     if nan:
-        raise ValueError(f"orpm: contains NaN at a read-out location ({nan} values)")
+        raise ValueError(_NAN_MESSAGE.format(nan))
+    return joints3d, rule, joint
+
+
+def _check_cuda(orpm, positions, scores, detected, num_formed, people, num_people, k, readout,
+                readout_threshold, readout_min_dist, mean_bones):
+    """Checks that read no values (dtype, shape, device); tensors converted on ``orpm.device``."""
+    dev = orpm.device
+    om = _args.device_tensor("orpm", orpm, "float", (5,), torch.float32, dev)
+    b, _, _, h, w = om.shape
+    _args.shape("orpm", om, (b, k, 3, h, w), f"[B, K = {k}, 3, H, W]")
+    if om.numel() == 0:
+        raise ValueError(f"orpm: expected non-empty [B, K, 3, H, W] maps, got shape {list(om.shape)}")
+    if k > CUDA_MAX_JOINTS:
+        raise ValueError(f"orpm: K = {k} joints; the CUDA read-out supports K <= {CUDA_MAX_JOINTS}")
+    pos = _args.device_tensor("positions", positions, "int", (4,), torch.int64, dev)
+    q = pos.shape[1]
+    _args.shape("positions", pos, (b, q, k, 2), "[B, Q, K, 2] (x, y)")
+    sc = _args.device_tensor("scores", scores, "float", (3,), torch.float32, dev)
+    _args.shape("scores", sc, (b, q, k), "[B, Q, K] from positions")
+    det = _args.device_tensor("detected", detected, "bool", (3,), torch.bool, dev)
+    _args.shape("detected", det, (b, q, k), "[B, Q, K] from positions")
+    nf = _args.device_tensor("num_formed", num_formed, "int", (1,), torch.int64, dev)
+    _args.shape("num_formed", nf, (b,), "[B]")
+    pp = _args.device_tensor("people", people, "int", (2,), torch.int64, dev)
+    p = pp.shape[1]
+    _args.shape("people", pp, (b, p), "[B, P]")
+    if q == 0 or p == 0:
+        raise ValueError(f"positions / people: Q and P must be >= 1, got Q = {q}, P = {p}")
+    if b * max(p, q) >= 2**31:
+        raise ValueError(f"people / positions: B * max(P, Q) must be < 2**31 on CUDA, got B = {b}, P = {p}, Q = {q}")
+    npl = _args.device_tensor("num_people", num_people, "int", (1,), torch.int64, dev)
+    _args.shape("num_people", npl, (b,), "[B]")
+    naive, thr, dist = _check_params(readout, readout_threshold, readout_min_dist)
+    if isinstance(mean_bones, torch.Tensor) and mean_bones.device.type != "cpu":
+        mb_dev = _args.device_tensor("mean_bones", mean_bones, "float", (2,), torch.float32, dev)
+        mb_host = None
+        _args.shape("mean_bones", mb_dev, (k, 3), "[K, 3] metres")
+    else:
+        mb_host = _args.array("mean_bones", mean_bones, "float", (2,), np.float32)
+        mb_dev = None
+        _args.shape("mean_bones", mb_host, (k, 3), "[K, 3] metres")
+    return om, pos, sc, det, nf, pp, npl, naive, thr, dist, mb_host, mb_dev
+
+
+_NAN_MESSAGE = "orpm: contains NaN at a read-out location ({} values)"
+
+
+def _run_cuda(om, pos, sc, det, nf, pp, npl, naive, thr, dist, mb_host, mb_dev, table, neck, pelvis):
+    """Enqueues the kernel on the current stream of ``om.device``; then the flag checks (one sync)."""
+    b, k, _, h, w = om.shape
+    q, p = pos.shape[1], pp.shape[1]
+    dev = om.device
+    with _cuda.on_device(dev) as stream:
+        joints3d = torch.empty((b, p, k, 3), dtype=torch.float32, device=dev)
+        rule = torch.empty((b, p, k), dtype=torch.int8, device=dev)
+        joint = torch.empty((b, p, k), dtype=torch.int16, device=dev)
+        status = torch.zeros(2, dtype=torch.int32, device=dev)  # NaN values read, bad-input bits
+        load_cuda().orpm_readout_cuda(
+            om.data_ptr(), pos.data_ptr(), sc.data_ptr(), det.data_ptr(), nf.data_ptr(), pp.data_ptr(),
+            npl.data_ptr(), b, q, p, k, h, w, table.ctypes.data, neck, pelvis, naive, thr, dist,
+            0 if mb_host is None else mb_host.ctypes.data, 0 if mb_dev is None else mb_dev.data_ptr(),
+            joints3d.data_ptr(), rule.data_ptr(), joint.data_ptr(), status.data_ptr(), stream)
+    if not _cuda.capturing(dev) and int(status[1].item()):
+        # Rare path: the same checks on host copies give the CPU op's exact message.
+        _check_ranges(*(t.cpu().numpy() for t in (pos, det, nf, pp, npl)), h, w)
+        raise ValueError(f"num_formed / num_people / people / positions: out of range (flags {int(status[1])})")
+    _cuda.raise_if_flagged(status[:1], ValueError, _NAN_MESSAGE)
     return joints3d, rule, joint
 
 
@@ -118,14 +213,26 @@ def _readout_op(orpm: torch.Tensor, positions: torch.Tensor, scores: torch.Tenso
                 readout_threshold: float, readout_min_dist: float) -> tuple[torch.Tensor, torch.Tensor,
                                                                           torch.Tensor]:
     """``torch.ops.ssmp3d.orpm_readout``: see :func:`orpm_readout`; the skeleton as
-    :func:`skeleton_table` plus ``neck`` / ``pelvis`` (default threads)."""
+    :func:`skeleton_table` plus ``neck`` / ``pelvis`` (default threads).
+
+    With a CUDA ``orpm`` it runs on that device: the data tensors must be on
+    it, ``skeleton_table`` must be a CPU tensor (checked on the host and passed
+    to the kernel by value) and ``mean_bones`` may be a CPU tensor or a tensor
+    on that device. Outputs are on ``orpm.device``.
+    """
     k = orpm.shape[1] if orpm.dim() == 5 else -1
     table = _args.array("skeleton_table", skeleton_table, "int", (2,), np.int64)
     _args.shape("skeleton_table", table, (2 + 2 * k, k), "[2 + 2K, K]")
-    checked = _check(orpm, positions, scores, detected, num_formed, people, num_people, k,
-                     "naive" if naive else "full", readout_threshold, readout_min_dist, mean_bones)
-    out = _run(*checked, table, _args.integer("neck", neck, 0, k - 1), _args.integer("pelvis", pelvis, 0, k - 1),
-               torch.get_num_threads())
+    neck = _args.integer("neck", neck, 0, k - 1)
+    pelvis = _args.integer("pelvis", pelvis, 0, k - 1)
+    readout = "naive" if naive else "full"
+    if orpm.device.type == "cuda":
+        checked = _check_cuda(orpm, positions, scores, detected, num_formed, people, num_people, k, readout,
+                              readout_threshold, readout_min_dist, mean_bones)
+        return _run_cuda(*checked, table, neck, pelvis)
+    checked = _check(orpm, positions, scores, detected, num_formed, people, num_people, k, readout,
+                     readout_threshold, readout_min_dist, mean_bones)
+    out = _run(*checked, table, neck, pelvis, torch.get_num_threads())
     return tuple(torch.from_numpy(a) for a in out)  # type: ignore[return-value]
 
 
@@ -149,7 +256,9 @@ def orpm_readout(orpm, positions, scores, detected, num_formed, people, num_peop
 
     Args:
         orpm: ``[B, K, 3, H, W]`` bone-vector maps in metres (any float kind;
-            values are converted to float32).
+            values are converted to float32). A CUDA tensor runs the CUDA
+            kernel on the current stream of its device (``K <= 32``); every
+            other data input must then be a tensor on that device.
         positions: ``[B, Q, K, 2]`` integer map pixels ``(x, y)``; inside the
             map wherever ``detected`` (rows ``< num_formed``).
         scores: ``[B, Q, K]`` joint scores (converted to float32).
@@ -163,26 +272,35 @@ def orpm_readout(orpm, positions, scores, detected, num_formed, people, num_peop
         readout_threshold: A location needs ``score > float32(readout_threshold)``.
         readout_min_dist: Crowding distance in map pixels (finite, ``>= 0``).
         mean_bones: ``[K, 3]`` fallback bone vectors in metres; ``None`` = the
-            skeleton's mean pose.
+            skeleton's mean pose. With CUDA inputs: host data (numpy, list,
+            CPU tensor; copied into the kernel launch) or a tensor on
+            ``orpm``'s device.
         num_threads: CPU threads (images are split across them); ``None`` =
-            ``torch.get_num_threads()``, ``0`` = all cores.
+            ``torch.get_num_threads()``, ``0`` = all cores. Ignored on CUDA.
 
     Returns:
         ``(joints3d [B, P, K, 3] float32 mm, rule [B, P, K] int8
         ReadoutRule codes, joint [B, P, K] int16 read-out joint)``; slots
         ``>= num_people`` are padding (0, -1, -1). torch tensors if any input
-        is a tensor, else numpy.
+        is a tensor (on ``orpm``'s device), else numpy.
 
     Raises:
         TypeError: wrong array kinds or parameter types.
-        ValueError: mismatched shapes, out-of-range indices, counts or
-            positions, a bad parameter, or NaN in an ORPM value read.
+        ValueError: mismatched shapes, inputs on different devices,
+            out-of-range indices, counts or positions, a bad parameter, or NaN
+            in an ORPM value read (on CUDA the last two are found by the kernel
+            and not checked during CUDA graph capture; see the module doc).
     """
     table = skeleton_table(skeleton)
     if mean_bones is None:
         mean_bones = skeleton.mean_bones_m()
     elif not isinstance(mean_bones, (np.ndarray, torch.Tensor)):
         mean_bones = np.asarray(mean_bones, dtype=np.float32)
+    if isinstance(orpm, torch.Tensor) and orpm.device.type == "cuda":
+        checked = _check_cuda(orpm, positions, scores, detected, num_formed, people, num_people,
+                              skeleton.num_joints, readout, readout_threshold, readout_min_dist, mean_bones)
+        _args.threads(num_threads)
+        return _run_cuda(*checked, table, skeleton.neck, skeleton.pelvis)
     checked = _check(orpm, positions, scores, detected, num_formed, people, num_people, skeleton.num_joints,
                      readout, readout_threshold, readout_min_dist, mean_bones)
     out = _run(*checked, table, skeleton.neck, skeleton.pelvis, _args.threads(num_threads))
