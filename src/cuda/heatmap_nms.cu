@@ -47,16 +47,6 @@ __global__ void __launch_bounds__(kNmsThreads)
   }
 }
 
-template <typename T>
-void launch(const void* heatmaps, int64_t BK, int H, int W, float thr, int r, int M,
-            int capacity, float* scores, int64_t* indices, int32_t* counts, int32_t* nan_count,
-            cudaStream_t stream) {
-  const size_t shmem = static_cast<size_t>(capacity) * sizeof(unsigned long long);
-  heatmap_nms_kernel<T><<<static_cast<unsigned int>(BK), kNmsThreads, shmem, stream>>>(
-      static_cast<const T*>(heatmaps), H, W, thr, r, M, capacity, scores, indices, counts,
-      nan_count);
-}
-
 }  // namespace
 
 float threshold_f32(double t) noexcept {
@@ -76,28 +66,17 @@ cudaError_t heatmap_nms_cuda(const void* heatmaps, MapDtype dtype, int64_t B, in
       max_candidates > kMaxCandidates || H * W > kMaxPixels || B * K > INT_MAX || !heatmaps ||
       !scores || !indices || !counts || !nan_count)
     return cudaErrorInvalidValue;
-  // A window wider than the map is the whole map: clamp so int maths cannot overflow.
-  const int64_t side = H > W ? H : W;
-  const int r = static_cast<int>(radius < side ? radius : side);
+  const int r = clamp_radius(radius, H, W);
   const int capacity = nms_capacity(max_candidates);
+  const size_t shmem = static_cast<size_t>(capacity) * sizeof(unsigned long long);
   const float thr = threshold_f32(threshold);
-  const int h = static_cast<int>(H), w = static_cast<int>(W), m = static_cast<int>(max_candidates);
-  switch (dtype) {
-    case MapDtype::kFloat32:
-      launch<float>(heatmaps, B * K, h, w, thr, r, m, capacity, scores, indices, counts, nan_count,
-                    stream);
-      break;
-    case MapDtype::kFloat16:
-      launch<__half>(heatmaps, B * K, h, w, thr, r, m, capacity, scores, indices, counts,
-                     nan_count, stream);
-      break;
-    case MapDtype::kBFloat16:
-      launch<__nv_bfloat16>(heatmaps, B * K, h, w, thr, r, m, capacity, scores, indices, counts,
-                            nan_count, stream);
-      break;
-    default:
-      return cudaErrorInvalidValue;
-  }
+  const bool known = dispatch_map_dtype(static_cast<int>(dtype), [&](auto tag) {
+    using T = decltype(tag);
+    heatmap_nms_kernel<T><<<static_cast<unsigned int>(B * K), kNmsThreads, shmem, stream>>>(
+        static_cast<const T*>(heatmaps), static_cast<int>(H), static_cast<int>(W), thr, r,
+        static_cast<int>(max_candidates), capacity, scores, indices, counts, nan_count);
+  });
+  if (!known) return cudaErrorInvalidValue;
   return cudaGetLastError();
 }
 

@@ -205,6 +205,25 @@ __device__ unsigned int block_nms(const T* __restrict__ map, int H, int W, float
   return total < static_cast<unsigned int>(M) ? total : static_cast<unsigned int>(M);
 }
 
+/// Calls f(T{}) with T the element type of `dtype` (float, __half or
+/// __nv_bfloat16); returns false for an unknown dtype. Host code.
+template <typename F>
+bool dispatch_map_dtype(int dtype, F&& f) {
+  switch (dtype) {
+    case 0: f(float{}); return true;
+    case 1: f(__half{}); return true;
+    case 2: f(__nv_bfloat16{}); return true;
+    default: return false;
+  }
+}
+
+/// The NMS window radius clamped to the map (a wider window is the whole
+/// map), so that int arithmetic cannot overflow.
+inline int clamp_radius(int64_t radius, int64_t H, int64_t W) {
+  const int64_t side = H > W ? H : W;
+  return static_cast<int>(radius < side ? radius : side);
+}
+
 /// Key-buffer capacity for M candidates: max(kNmsMinCapacity, next_pow2(M)).
 inline int nms_capacity(int64_t max_candidates) {
   int capacity = kNmsMinCapacity;

@@ -102,17 +102,6 @@ __global__ void __launch_bounds__(kNmsThreads)
   if (threadIdx.x == 0) out.flags[slice] = s_flags;
 }
 
-template <typename T>
-void launch(const void* heatmaps, const void* tags, const void* orpm, int64_t B, int K, int H,
-            int W, int D, float thr, int r, int M, int capacity, const int32_t* gather_start,
-            const int32_t* gather_maps, int total_maps, const GatherOutputs& out,
-            cudaStream_t stream) {
-  const size_t shmem = static_cast<size_t>(capacity) * sizeof(unsigned long long);
-  nms_gather_kernel<T><<<static_cast<unsigned int>(B * K), kNmsThreads, shmem, stream>>>(
-      static_cast<const T*>(heatmaps), static_cast<const T*>(tags), static_cast<const T*>(orpm),
-      K, H, W, D, thr, r, M, capacity, gather_start, gather_maps, total_maps, out);
-}
-
 }  // namespace
 
 cudaError_t nms_gather_cuda(const void* heatmaps, const void* tags, const void* orpm,
@@ -127,29 +116,19 @@ cudaError_t nms_gather_cuda(const void* heatmaps, const void* tags, const void* 
       !orpm || !gather_start || (total_maps > 0 && !gather_maps) || !out.scores || !out.indices ||
       !out.counts || !out.flags || !out.tags_at || (total_maps > 0 && !out.orpm_at))
     return cudaErrorInvalidValue;
-  const int64_t side = H > W ? H : W;
-  const int r = static_cast<int>(radius < side ? radius : side);
+  const int r = clamp_radius(radius, H, W);
   const int capacity = nms_capacity(max_candidates);
+  const size_t shmem = static_cast<size_t>(capacity) * sizeof(unsigned long long);
   const float thr = threshold_f32(threshold);
-  const int k = static_cast<int>(K), h = static_cast<int>(H), w = static_cast<int>(W);
-  const int d = static_cast<int>(D), m = static_cast<int>(max_candidates);
-  const int t = static_cast<int>(total_maps);
-  switch (dtype) {
-    case MapDtype::kFloat32:
-      launch<float>(heatmaps, tags, orpm, B, k, h, w, d, thr, r, m, capacity, gather_start,
-                    gather_maps, t, out, stream);
-      break;
-    case MapDtype::kFloat16:
-      launch<__half>(heatmaps, tags, orpm, B, k, h, w, d, thr, r, m, capacity, gather_start,
-                     gather_maps, t, out, stream);
-      break;
-    case MapDtype::kBFloat16:
-      launch<__nv_bfloat16>(heatmaps, tags, orpm, B, k, h, w, d, thr, r, m, capacity,
-                            gather_start, gather_maps, t, out, stream);
-      break;
-    default:
-      return cudaErrorInvalidValue;
-  }
+  const bool known = dispatch_map_dtype(static_cast<int>(dtype), [&](auto tag) {
+    using T = decltype(tag);
+    nms_gather_kernel<T><<<static_cast<unsigned int>(B * K), kNmsThreads, shmem, stream>>>(
+        static_cast<const T*>(heatmaps), static_cast<const T*>(tags), static_cast<const T*>(orpm),
+        static_cast<int>(K), static_cast<int>(H), static_cast<int>(W), static_cast<int>(D), thr, r,
+        static_cast<int>(max_candidates), capacity, gather_start, gather_maps,
+        static_cast<int>(total_maps), out);
+  });
+  if (!known) return cudaErrorInvalidValue;
   return cudaGetLastError();
 }
 
