@@ -1,0 +1,173 @@
+"""Training checkpoints: written atomically, loaded safely, resumed exactly.
+
+A checkpoint is one ``torch.save`` file holding only tensors and plain Python
+containers, so it loads with ``torch.load(weights_only=True)`` (no pickle of
+arbitrary objects):
+
+* ``format``: :data:`FORMAT` (a string, checked on load);
+* ``config``: the run's configuration as plain data (frozen dataclasses
+  through :func:`dataclasses.asdict`), compared with the resuming run's;
+* ``model``, ``optimizer``, ``scheduler``: state dicts;
+* ``step``: optimizer steps taken;
+* ``rng``: the torch CPU generator state and, when CUDA is initialised,
+  every device's, so a resumed run draws the same random numbers;
+* ``extra``: anything else plain (e.g. the data stream position, metrics).
+
+Writing goes to a temporary file in the same directory, is flushed and
+fsynced, then renamed over the target (``os.replace``, atomic on POSIX and
+Windows): a crash leaves either the old checkpoint or the new one, never a
+torn file. Loading names the file in every error.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+
+__all__ = ["FORMAT", "CheckpointError", "save_checkpoint", "load_checkpoint", "config_to_dict",
+           "check_config", "rng_state", "set_rng_state"]
+
+#: Format tag stored in (and required of) every checkpoint.
+FORMAT = "ssmp3d-checkpoint-v1"
+
+
+class CheckpointError(ValueError):
+    """A checkpoint is missing, unreadable, of another format or of another configuration."""
+
+
+def config_to_dict(config: Any) -> Any:
+    """Plain-data form of a (nested) frozen dataclass config: dicts, lists, str, int, float, bool, None.
+
+    Raises:
+        TypeError: a field holds something that is not plain data.
+    """
+    if dataclasses.is_dataclass(config) and not isinstance(config, type):
+        return {f.name: config_to_dict(getattr(config, f.name)) for f in dataclasses.fields(config)}
+    if isinstance(config, Mapping):
+        return {str(k): config_to_dict(v) for k, v in config.items()}
+    if isinstance(config, (list, tuple)):
+        return [config_to_dict(v) for v in config]
+    if config is None or isinstance(config, (str, bool, int, float)):
+        return config
+    raise TypeError(f"config: cannot store a {type(config).__name__} in a checkpoint")
+
+
+def check_config(stored: Any, current: Any, path: str | os.PathLike, ignore: tuple[str, ...] = ()) -> None:
+    """Raises :class:`CheckpointError` naming the first differing field of two config dicts.
+
+    Args:
+        stored: ``checkpoint["config"]``.
+        current: :func:`config_to_dict` of the resuming run's config.
+        path: The checkpoint (for the message).
+        ignore: Top-level keys allowed to differ (e.g. the run length).
+    """
+    def walk(a: Any, b: Any, where: str) -> str | None:
+        if isinstance(a, dict) and isinstance(b, dict):
+            for key in sorted(set(a) | set(b)):
+                if not where and key in ignore:
+                    continue
+                if key not in a or key not in b:
+                    return f"{where}{key}"
+                found = walk(a[key], b[key], f"{where}{key}.")
+                if found:
+                    return found
+            return None
+        return None if a == b else where.rstrip(".")
+
+    diff = walk(stored, current, "")
+    if diff is not None:
+        raise CheckpointError(f"{path}: the checkpoint was written with another configuration "
+                              f"(first difference: {diff!r})")
+
+
+def rng_state() -> dict[str, Any]:
+    """The torch random generators' states (CPU, and CUDA devices when initialised)."""
+    state: dict[str, Any] = {"cpu": torch.get_rng_state()}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: Mapping[str, Any]) -> None:
+    """Restores :func:`rng_state` (CUDA states only when CUDA is available)."""
+    torch.set_rng_state(state["cpu"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def save_checkpoint(path: str | os.PathLike, *, config: Any, model: Mapping[str, Any], step: int,
+                    optimizer: Mapping[str, Any] | None = None, scheduler: Mapping[str, Any] | None = None,
+                    extra: Mapping[str, Any] | None = None, with_rng: bool = True) -> Path:
+    """Writes a checkpoint atomically (temporary file, fsync, rename).
+
+    Args:
+        path: Target file; its directory is created if needed.
+        config: The run's configuration (frozen dataclass or plain data).
+        model: ``model.state_dict()`` (unwrap DDP / compiled modules first).
+        step: Optimizer steps taken.
+        optimizer, scheduler: Their state dicts, if any.
+        extra: Further plain data (data stream position, metrics, ...).
+        with_rng: Store the torch generator states (for an exact resume).
+
+    Returns:
+        The path written.
+
+    Raises:
+        TypeError: ``config`` or ``extra`` holds non-plain data.
+        OSError: the file cannot be written (nothing is replaced then).
+    """
+    path = Path(path)
+    payload = {"format": FORMAT, "config": config_to_dict(config), "model": dict(model), "step": int(step),
+               "optimizer": None if optimizer is None else dict(optimizer),
+               "scheduler": None if scheduler is None else dict(scheduler),
+               "rng": rng_state() if with_rng else None,
+               "extra": config_to_dict(dict(extra or {}))}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(payload, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """Loads a checkpoint safely (``weights_only=True``) and checks its format.
+
+    Args:
+        path: The file.
+        map_location: Where tensors go (default CPU).
+
+    Returns:
+        The checkpoint dict (keys described in the module docstring).
+
+    Raises:
+        CheckpointError: missing, unreadable or truncated file, or not an
+            ssmp3d checkpoint; the message names the file.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such checkpoint file")
+    try:
+        ckpt = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as exc:  # truncated zip, wrong magic, disallowed global, ...
+        raise CheckpointError(f"{path}: not a readable checkpoint ({type(exc).__name__}: "
+                              f"{str(exc).splitlines()[0] if str(exc) else ''})") from exc
+    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
+        found = ckpt.get("format") if isinstance(ckpt, dict) else type(ckpt).__name__
+        raise CheckpointError(f"{path}: not an ssmp3d checkpoint (format {found!r}, expected {FORMAT!r})")
+    missing = [k for k in ("config", "model", "step") if k not in ckpt]
+    if missing:
+        raise CheckpointError(f"{path}: checkpoint lacks {', '.join(missing)}")
+    return ckpt
