@@ -256,6 +256,8 @@ def test_loss_errors():
         compute_losses([], tg)
     with pytest.raises(ValueError, match="targets.tag_indices"):
         compute_losses(outs, tg._replace(tag_indices=tg.tag_indices[..., :1]))
+    with pytest.raises(ValueError, match="targets.heatmaps"):
+        compute_losses(outs, tg._replace(heatmaps=tg.heatmaps[0]))
     with pytest.raises(TypeError, match="TrainTargets.from_batch"):
         compute_losses(outs, tuple(tg))
     with pytest.raises(TypeError, match="LossConfig"):

@@ -241,9 +241,12 @@ def _check_stack(out: StackOutput, targets: TrainTargets, s: int) -> None:
 
 
 def _check_targets(targets: TrainTargets) -> None:
+    """Clear errors for targets of the wrong type or inconsistent shapes."""
     if not isinstance(targets, TrainTargets):
         raise TypeError(f"targets: expected a TrainTargets, got {type(targets).__name__} "
                         "(convert encode_batch output with TrainTargets.from_batch)")
+    if targets.heatmaps.dim() != 4:
+        raise ValueError(f"targets.heatmaps: expected [B, K, H, W], got {tuple(targets.heatmaps.shape)}")
     b, k, h, w = targets.heatmaps.shape
     ti = targets.tag_indices
     if ti.dim() != 4 or ti.shape[0] != b or ti.shape[2] != k or ti.shape[3] != 2:
