@@ -1,5 +1,27 @@
-"""Training: checkpoints (and, with the model, losses and the trainer)."""
+"""Training: the losses of the paper (eq. 2 and 3) on batched targets, its
+learning-rate schedule, and checkpoints that resume exactly."""
 
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from .losses import (
+    LossConfig,
+    TrainTargets,
+    associative_embedding_loss,
+    compute_losses,
+    heatmap_loss,
+    orpm_loss,
+)
+from .schedule import paper_milestones, paper_scheduler
 
-__all__ = ["CheckpointError", "load_checkpoint", "save_checkpoint"]
+__all__ = [
+    "CheckpointError",
+    "LossConfig",
+    "TrainTargets",
+    "associative_embedding_loss",
+    "compute_losses",
+    "heatmap_loss",
+    "load_checkpoint",
+    "orpm_loss",
+    "paper_milestones",
+    "paper_scheduler",
+    "save_checkpoint",
+]
