@@ -5,14 +5,20 @@ import time
 import numpy as np
 import pytest
 
-pytest.importorskip("cv2")
+from ssmp3d import H36M17, PANOPTIC19
+from ssmp3d.data import (
+    BackgroundConfig,
+    RenderConfig,
+    SceneConfig,
+    render_scene,
+    sample_scene,
+)
+from ssmp3d.data.render import Appearance, render_people
+from ssmp3d.data.scene import Scene
+from ssmp3d.geometry import Camera
+from ssmp3d.skeleton import Skeleton
 
-from ssmp3d import H36M17, PANOPTIC19  # noqa: E402
-from ssmp3d.data import BackgroundConfig, RenderConfig, SceneConfig, render_scene, sample_scene  # noqa: E402
-from ssmp3d.data.render import Appearance, render_people  # noqa: E402
-from ssmp3d.data.scene import Scene  # noqa: E402
-from ssmp3d.geometry import Camera  # noqa: E402
-from ssmp3d.skeleton import Skeleton  # noqa: E402
+pytest.importorskip("cv2")  # the renderer draws with OpenCV
 
 FLAT = RenderConfig(shading=False, antialias=False)
 MEAN_POSE = np.asarray(PANOPTIC19.mean_pose_mm, dtype=np.float64)  # upright, facing the camera
@@ -32,7 +38,9 @@ def make_scene(people, size=(256, 256), f=300.0) -> Scene:
 
 def appearance(i: int) -> Appearance:
     """Distinct flat colours per person (no colour shared between people)."""
-    c = lambda k: (10 + 40 * i + k, 200 - 30 * i, 60 + 7 * k)  # noqa: E731
+    def c(k):
+        return (10 + 40 * i + k, 200 - 30 * i, 60 + 7 * k)
+
     return Appearance(shirt=c(1), trousers=c(2), skin=c(3), hair=c(4), shoes=c(5), short_sleeves=False, shorts=False)
 
 
