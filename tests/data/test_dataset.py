@@ -1,6 +1,8 @@
 """Synthetic datasets: per-index determinism, workers and ranks, resume, collate, errors."""
 
 import pickle
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -194,3 +196,13 @@ def test_throughput_256():
         torch.set_num_threads(threads)
     print(f"synthetic samples 256x256: {rate:.0f} /s on one thread")
     assert rate > 15
+
+
+def test_imports_stay_light_and_acyclic():
+    """ssmp3d.encode imports Scene from ssmp3d.data; the datasets (which encode) load on access."""
+    code = ("import sys\n"
+            "import ssmp3d.encode, ssmp3d.ops\n"
+            "import ssmp3d.data as d\n"
+            "assert 'cv2' not in sys.modules and 'ssmp3d.data.dataset' not in sys.modules\n"
+            "assert d.SyntheticDataset.__module__ == 'ssmp3d.data.dataset'\n")
+    subprocess.run([sys.executable, "-c", code], check=True)
