@@ -35,6 +35,7 @@ from ..skeleton import PANOPTIC19, Skeleton
 from ._figure import BANDS, FigureJoints, body_points, draw_person, shade
 from .background import BackgroundConfig, render_background, require_cv2
 from .scene import Scene
+from .synthetic import _as_rng
 
 __all__ = ["Appearance", "RenderConfig", "render_people", "render_scene", "sample_appearances"]
 
@@ -180,8 +181,6 @@ def render_scene(scene: Scene, seed_or_rng, config: RenderConfig | None = None,
         ValueError: a skeleton without the joints the renderer needs.
         ImportError: OpenCV is not installed.
     """
-    from .synthetic import _as_rng
-
     if not isinstance(scene, Scene):
         raise TypeError(f"scene: expected a Scene, got {type(scene).__name__}")
     config = RenderConfig() if config is None else config
@@ -189,8 +188,8 @@ def render_scene(scene: Scene, seed_or_rng, config: RenderConfig | None = None,
         raise TypeError(f"config: expected a RenderConfig, got {type(config).__name__}")
     if not isinstance(skeleton, Skeleton):
         raise TypeError(f"skeleton: expected a Skeleton, got {type(skeleton).__name__}")
-    if scene.num_people > 255:
-        raise ValueError(f"scene: at most 255 people can be rendered, got {scene.num_people}")
+    if return_labels and scene.num_people > 255:
+        raise ValueError(f"scene: a label map holds at most 255 people, got {scene.num_people}")
     rng = _as_rng(seed_or_rng)
     image = render_background(rng, scene.camera, config.background, config.antialias)
     labels = np.full(image.shape[:2], 255, dtype=np.uint8) if return_labels else None
