@@ -1,0 +1,85 @@
+"""Configuration of a training run: one frozen dataclass, saved inside every checkpoint."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..model import HourglassConfig
+from .losses import LossConfig
+from .schedule import PAPER_LR
+
+__all__ = ["AMP_MODES", "TrainConfig", "RESUME_MAY_CHANGE"]
+
+#: Mixed-precision modes: none, bfloat16 autocast, float16 autocast with loss scaling (CUDA).
+AMP_MODES = ("none", "bf16", "fp16")
+#: Fields a resumed run may change without changing what it computes.
+RESUME_MAY_CHANGE = ("workers", "log_every", "checkpoint_every", "eval_every", "eval_scenes", "eval_backend")
+
+
+def _int(v: object, name: str, lo: int) -> None:
+    if isinstance(v, bool) or not isinstance(v, int) or v < lo:
+        raise ValueError(f"{name}: expected an int >= {lo}, got {v!r}")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """A training run on the synthetic stream.
+
+    Attributes:
+        model: Network configuration (its ``input_size`` is the image size).
+        loss: Loss weights.
+        steps: Optimizer steps of the run (the paper's schedule is scaled to it).
+        batch_size: Images per step on each process.
+        lr: Initial Adam learning rate (the paper: 1e-4).
+        grad_clip: Max global gradient norm; 0 disables clipping.
+        amp: ``"none"``, ``"bf16"`` or ``"fp16"`` (loss-scaled; CUDA only).
+        seed: Seed of the weights' initialisation and of the data stream.
+        preset: Scene preset, ``"sparse"`` or ``"crowded"``.
+        max_people: Most people per scene.
+        augment: Random scale, rotation, flip and colour augmentation.
+        workers: DataLoader workers per process.
+        log_every: Steps between log rows (CSV, TensorBoard when installed).
+        checkpoint_every: Steps between checkpoints (always one at the end).
+        eval_every: Steps between evaluations; 0 = only at the end.
+        eval_scenes: Scenes of the fixed evaluation set (0 = no evaluation).
+        eval_backend: Decoder backend of the evaluation; ``"auto"`` = fastest available.
+    """
+
+    model: HourglassConfig = field(default_factory=HourglassConfig.small)
+    loss: LossConfig = field(default_factory=LossConfig)
+    steps: int = 1000
+    batch_size: int = 8
+    lr: float = PAPER_LR
+    grad_clip: float = 1.0
+    amp: str = "none"
+    seed: int = 0
+    preset: str = "sparse"
+    max_people: int = 4
+    augment: bool = True
+    workers: int = 0
+    log_every: int = 10
+    checkpoint_every: int = 500
+    eval_every: int = 0
+    eval_scenes: int = 32
+    eval_backend: str = "auto"
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.model, HourglassConfig):
+            raise TypeError(f"model: expected a HourglassConfig, got {type(self.model).__name__}")
+        if not isinstance(self.loss, LossConfig):
+            raise TypeError(f"loss: expected a LossConfig, got {type(self.loss).__name__}")
+        for name, lo in (("steps", 1), ("batch_size", 1), ("seed", 0), ("max_people", 1), ("workers", 0),
+                         ("log_every", 1), ("checkpoint_every", 1), ("eval_every", 0), ("eval_scenes", 0)):
+            _int(getattr(self, name), name, lo)
+        if isinstance(self.lr, bool) or not isinstance(self.lr, (int, float)) or not self.lr > 0:
+            raise ValueError(f"lr: expected a float > 0, got {self.lr!r}")
+        if isinstance(self.grad_clip, bool) or not isinstance(self.grad_clip, (int, float)) or self.grad_clip < 0:
+            raise ValueError(f"grad_clip: expected a float >= 0, got {self.grad_clip!r}")
+        if self.amp not in AMP_MODES:
+            raise ValueError(f"amp: expected one of {AMP_MODES}, got {self.amp!r}")
+        if self.preset not in ("sparse", "crowded"):
+            raise ValueError(f"preset: expected 'sparse' or 'crowded', got {self.preset!r}")
+        if not isinstance(self.augment, bool):
+            raise TypeError(f"augment: expected a bool, got {type(self.augment).__name__}")
+        if self.eval_backend not in ("auto", "python", "cpu", "cuda"):
+            raise ValueError(f"eval_backend: expected auto, python, cpu or cuda, got {self.eval_backend!r}")

@@ -1,0 +1,235 @@
+"""The training loop: synthetic stream -> hourglass -> losses -> Adam, resumable exactly.
+
+Run length, schedule and data order are functions of :class:`TrainConfig`
+alone. Step ``t`` (0-based) of a process of rank ``r`` in ``world_size``
+reads stream positions ``t * batch_size * world_size + ...`` (see
+:mod:`ssmp3d.data.dataset`), so a run resumed from a checkpoint at step
+``t`` sees exactly the batches the uninterrupted run would have seen; the
+checkpoint also restores the weights, Adam's moments, the scheduler and the
+torch generators. On one CPU thread a resumed run is bit for bit the
+uninterrupted one (tested).
+
+Multi-GPU: launch with ``torchrun --nproc_per_node N -m ssmp3d.cli.main
+train ...``; every process trains its own share of the stream under
+DistributedDataParallel, and rank 0 alone writes logs and checkpoints.
+
+Output directory: ``last.pt`` (latest checkpoint, atomically replaced),
+``log.csv`` (one row per ``log_every`` steps: step, lr, images/s and every
+loss term), ``eval.jsonl`` (one JSON object per evaluation) and, when
+``tensorboard`` is installed, TensorBoard events under ``tb/``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import json
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import torch
+from torch.utils.data import DataLoader
+
+from ..data.augment import AugmentConfig
+from ..data.dataset import SyntheticDataset, SyntheticTestSet, TrainBatch, collate_samples
+from ..data.synthetic import SceneConfig
+from ..encode import TargetConfig
+from ..model import HourglassNet
+from .checkpoint import check_config, config_to_dict, load_checkpoint, save_checkpoint, set_rng_state
+from .config import RESUME_MAY_CHANGE, TrainConfig
+from .evaluate import EVAL_SEED, evaluate_model
+from .losses import TrainTargets, compute_losses
+from .schedule import paper_scheduler
+
+__all__ = ["TrainResult", "train", "data_config"]
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What a finished :func:`train` call reports.
+
+    Attributes:
+        steps: Optimizer steps done in total (resumed ones included).
+        resumed_from: Step of the checkpoint resumed from (0 for a fresh run).
+        first_loss, last_loss: Total loss of the first and last step of this call.
+        images_per_second: Training throughput of this call (this process).
+        evaluation: The last evaluation report (``{}`` if none ran).
+        checkpoint: Path of ``last.pt``.
+    """
+
+    steps: int
+    resumed_from: int
+    first_loss: float
+    last_loss: float
+    images_per_second: float
+    evaluation: dict
+    checkpoint: Path
+
+
+def data_config(config: TrainConfig) -> dict:
+    """The :class:`~ssmp3d.data.dataset.SampleMaker` fields of a run (input size, scenes, targets)."""
+    size = config.model.input_size
+    make = SceneConfig.sparse if config.preset == "sparse" else SceneConfig.crowded
+    scene = replace(make(max_people=config.max_people), image_size=(size, size))
+    return {"input_size": (size, size), "scene_config": scene,
+            "augment_config": AugmentConfig() if config.augment else AugmentConfig.none(),
+            "target_config": TargetConfig(stride=config.model.stride)}
+
+
+def _distributed() -> tuple[int, int, int]:
+    """(rank, world_size, local_rank) from torchrun's environment; (0, 1, 0) otherwise."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return 0, 1, 0
+    import torch.distributed as dist
+
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    return dist.get_rank(), world, int(os.environ.get("LOCAL_RANK", "0"))
+
+
+def _targets(batch: TrainBatch, device: torch.device) -> TrainTargets:
+    nb = device.type == "cuda"
+    return TrainTargets(batch.heatmaps.to(device, non_blocking=nb), batch.tag_indices.to(device, non_blocking=nb),
+                        batch.orpm.to(device, non_blocking=nb), batch.orpm_weight.to(device, non_blocking=nb),
+                        batch.num_people.to(device, non_blocking=nb))
+
+
+class _Logs:
+    """CSV (and TensorBoard when installed) logs of rank 0; appends on resume."""
+
+    def __init__(self, out: Path, enabled: bool) -> None:
+        self.enabled, self.path, self.writer, self.tb = enabled, out / "log.csv", None, None
+        if enabled:
+            with contextlib.suppress(ImportError):
+                from torch.utils.tensorboard import SummaryWriter
+
+                self.tb = SummaryWriter(str(out / "tb"))
+
+    def row(self, step: int, values: dict[str, float]) -> None:
+        if not self.enabled:
+            return
+        new = not self.path.exists()
+        with self.path.open("a", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=["step", *values])
+            if new:
+                w.writeheader()
+            w.writerow({"step": step, **{k: f"{v:.6g}" for k, v in values.items()}})
+        if self.tb is not None:
+            for k, v in values.items():
+                self.tb.add_scalar(k, v, step)
+
+    def close(self) -> None:
+        if self.tb is not None:
+            self.tb.close()
+
+
+def train(config: TrainConfig, out_dir: str | os.PathLike, *, resume: bool = True,
+          device: torch.device | str | None = None,
+          progress: Callable[[int, dict[str, float]], None] | None = None) -> TrainResult:
+    """Trains (or resumes training of) a network on the synthetic stream.
+
+    Args:
+        config: The run.
+        out_dir: Directory of ``last.pt`` and the logs; created if needed.
+        resume: Continue from ``out_dir/last.pt`` when it exists (its
+            configuration must equal ``config`` except :data:`RESUME_MAY_CHANGE`).
+        device: Default: this process's GPU when CUDA is available, else the CPU.
+        progress: Called after every step with the step number and the
+            logged values (loss terms, ``lr``, ``images_per_s``).
+
+    Returns:
+        The :class:`TrainResult`.
+
+    Raises:
+        CheckpointError: ``last.pt`` is unreadable or of another configuration
+            (nothing is overwritten then).
+        ValueError: ``amp="fp16"`` without CUDA.
+    """
+    rank, world, local_rank = _distributed()
+    if device is None:
+        device = torch.device(f"cuda:{local_rank}") if torch.cuda.is_available() else torch.device("cpu")
+    device = torch.device(device)
+    if config.amp == "fp16" and device.type != "cuda":
+        raise ValueError("amp: 'fp16' needs a CUDA device; use 'bf16' or 'none' on the CPU")
+    out = Path(out_dir)
+    ckpt_path = out / "last.pt"
+    torch.manual_seed(config.seed)
+    model = HourglassNet(config.model).to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    scheduler = paper_scheduler(optimizer, config.steps)
+    step = 0
+    if resume and ckpt_path.exists():
+        ckpt = load_checkpoint(ckpt_path, map_location=device)
+        check_config(ckpt["config"], config_to_dict(config), ckpt_path, ignore=RESUME_MAY_CHANGE)
+        model.load_state_dict(ckpt["model"])
+        optimizer.load_state_dict(ckpt["optimizer"])
+        scheduler.load_state_dict(ckpt["scheduler"])
+        set_rng_state(ckpt["rng"])
+        step = int(ckpt["step"])
+    start_step = step
+    if rank == 0:
+        out.mkdir(parents=True, exist_ok=True)
+    net = model
+    if world > 1:
+        net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda"
+                                                        else None)
+    dataset = SyntheticDataset(config.seed, start_index=step * config.batch_size * world,
+                               num_samples=(config.steps - step) * config.batch_size * world, rank=rank,
+                               world_size=world, chunk_size=config.batch_size, **data_config(config))
+    loader = DataLoader(dataset, batch_size=config.batch_size, num_workers=config.workers,
+                        collate_fn=collate_samples, pin_memory=device.type == "cuda",
+                        persistent_workers=False)
+    test_set = SyntheticTestSet(EVAL_SEED, config.eval_scenes, **{**data_config(config),
+                                                                  "augment_config": AugmentConfig.none()})
+    scaler = torch.amp.GradScaler("cuda", enabled=config.amp == "fp16")
+    autocast = (torch.autocast(device.type, dtype=torch.bfloat16 if config.amp == "bf16" else torch.float16)
+                if config.amp != "none" else contextlib.nullcontext())
+    logs = _Logs(out, rank == 0)
+    first = last = float("nan")
+    evaluation: dict = {}
+    tic, images = time.perf_counter(), 0
+    model.train()
+    try:
+        for batch in loader:
+            images_dev = batch.image.to(device, non_blocking=device.type == "cuda")
+            targets = _targets(batch, device)
+            with autocast:
+                outputs = net(images_dev)
+            total, terms = compute_losses(outputs, targets, config.loss)
+            optimizer.zero_grad(set_to_none=True)
+            scaler.scale(total).backward()
+            if config.grad_clip > 0:
+                scaler.unscale_(optimizer)
+                torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+            scaler.step(optimizer)
+            scaler.update()
+            lr = optimizer.param_groups[0]["lr"]
+            scheduler.step()
+            step += 1
+            images += batch.image.shape[0]
+            last = float(terms["total"])
+            first = last if first != first else first
+            values = {k: float(v) for k, v in terms.items()}
+            values.update(lr=lr, images_per_s=images * world / max(time.perf_counter() - tic, 1e-9))
+            if step % config.log_every == 0 or step == config.steps:
+                logs.row(step, values)
+            if rank == 0 and (step % config.checkpoint_every == 0 or step == config.steps):
+                save_checkpoint(ckpt_path, config=config, model=model.state_dict(), step=step,
+                                optimizer=optimizer.state_dict(), scheduler=scheduler.state_dict())
+            if rank == 0 and config.eval_scenes and (step == config.steps or
+                                                     (config.eval_every and step % config.eval_every == 0)):
+                backend = config.eval_backend
+                evaluation = evaluate_model(model, test_set, backend=backend, device=device)
+                with (out / "eval.jsonl").open("a") as f:
+                    f.write(json.dumps({"step": step, **evaluation}) + "\n")
+            if progress is not None:
+                progress(step, values)
+    finally:
+        logs.close()
+    elapsed = max(time.perf_counter() - tic, 1e-9)
+    return TrainResult(steps=step, resumed_from=start_step, first_loss=first, last_loss=last,
+                       images_per_second=images / elapsed, evaluation=evaluation, checkpoint=ckpt_path)
