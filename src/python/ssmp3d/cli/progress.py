@@ -9,6 +9,12 @@ from tqdm import tqdm
 
 @contextmanager
 def progress_bar(total: int, desc: str, unit: str):
-    """Yields a callable ``advance(n)`` driving a tqdm bar on stderr."""
+    """Yields ``advance(n, **postfix)`` driving a tqdm bar on stderr; ``postfix``
+    values (e.g. loss terms, throughput) are shown beside the bar."""
     with tqdm(total=total, desc=desc, unit=unit, disable=None, leave=False, dynamic_ncols=True) as bar:
-        yield bar.update
+        def advance(n: int, **postfix: object) -> None:
+            if postfix:
+                bar.set_postfix(postfix, refresh=False)
+            bar.update(n)
+
+        yield advance

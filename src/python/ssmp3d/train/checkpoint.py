@@ -31,7 +31,7 @@ from typing import Any
 import torch
 
 __all__ = ["FORMAT", "CheckpointError", "save_checkpoint", "load_checkpoint", "config_to_dict",
-           "check_config", "rng_state", "set_rng_state"]
+           "check_config", "rng_state", "set_rng_state", "load_model"]
 
 #: Format tag stored in (and required of) every checkpoint.
 FORMAT = "ssmp3d-checkpoint-v1"
@@ -171,3 +171,28 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     if missing:
         raise CheckpointError(f"{path}: checkpoint lacks {', '.join(missing)}")
     return ckpt
+
+
+def load_model(path: str | os.PathLike, map_location: str | torch.device = "cpu"):
+    """The network stored in a checkpoint, in eval mode.
+
+    Returns:
+        ``(model, checkpoint)``: a :class:`~ssmp3d.model.HourglassNet` with
+        the stored weights, and the checkpoint dict.
+
+    Raises:
+        CheckpointError: unreadable file, or a configuration / weights that
+            do not make a network of this version.
+    """
+    from ..model import HourglassConfig, HourglassNet
+
+    ckpt = load_checkpoint(path, map_location)
+    try:
+        stored = ckpt["config"]["model"]
+        config = HourglassConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in stored.items()})
+        model = HourglassNet(config)
+        model.load_state_dict(ckpt["model"])
+    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+        raise CheckpointError(f"{path}: the stored network does not load "
+                              f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})") from exc
+    return model.to(map_location).eval(), ckpt

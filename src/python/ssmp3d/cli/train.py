@@ -1,0 +1,64 @@
+"""``ssmp3d train``: train the hourglass on the synthetic stream (resumable; ``torchrun`` for several GPUs)."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import asdict
+
+from ..model import HourglassConfig
+from ..train.config import AMP_MODES, TrainConfig
+from ..train.trainer import train
+from .progress import progress_bar
+
+_PRESETS = {"tiny": HourglassConfig.tiny, "small": HourglassConfig.small, "paper": HourglassConfig.paper}
+
+
+def add_parser(sub) -> argparse.ArgumentParser:
+    """Registers the ``train`` sub-command."""
+    p = sub.add_parser("train", help="train the network on synthetic scenes",
+                       description="Train the stacked hourglass on the seeded synthetic stream. Re-running with "
+                                   "the same --out resumes from its last.pt exactly. Several GPUs: "
+                                   "torchrun --nproc_per_node N -m ssmp3d.cli.main train ...")
+    p.add_argument("--out", required=True, help="output directory (last.pt, log.csv, eval.jsonl)")
+    p.add_argument("--model", choices=sorted(_PRESETS), default="small", help="network preset (default small)")
+    p.add_argument("--stacks", type=int, default=None, help="override the preset's number of stacks")
+    p.add_argument("--input-size", type=int, default=None, help="override the preset's input size")
+    p.add_argument("--steps", type=int, default=1000, help="optimizer steps (default 1000)")
+    p.add_argument("--batch-size", type=int, default=8, help="images per step and process (default 8)")
+    p.add_argument("--lr", type=float, default=1e-4, help="initial Adam learning rate (default 1e-4, the paper)")
+    p.add_argument("--amp", choices=AMP_MODES, default="none", help="mixed precision")
+    p.add_argument("--seed", type=int, default=0, help="seed of weights and data (default 0)")
+    p.add_argument("--scene-preset", choices=("sparse", "crowded"), default="sparse", help="scene sampler preset")
+    p.add_argument("--max-people", type=int, default=4, help="most people per scene (default 4)")
+    p.add_argument("--no-augment", action="store_true", help="disable augmentation")
+    p.add_argument("--workers", type=int, default=0, help="DataLoader workers per process")
+    p.add_argument("--checkpoint-every", type=int, default=500, help="steps between checkpoints")
+    p.add_argument("--eval-every", type=int, default=0, help="steps between evaluations (0: at the end only)")
+    p.add_argument("--eval-scenes", type=int, default=32, help="scenes of the fixed evaluation set")
+    p.add_argument("--no-resume", action="store_true", help="refuse to reuse an existing last.pt")
+    return p
+
+
+def run(args: argparse.Namespace) -> tuple[dict, str]:
+    """Runs the command; returns (JSON object, human text)."""
+    overrides = {k: v for k, v in (("num_stacks", args.stacks), ("input_size", args.input_size)) if v is not None}
+    config = TrainConfig(model=_PRESETS[args.model](**overrides), steps=args.steps, batch_size=args.batch_size,
+                         lr=args.lr, amp=args.amp, seed=args.seed, preset=args.scene_preset,
+                         max_people=args.max_people, augment=not args.no_augment, workers=args.workers,
+                         checkpoint_every=args.checkpoint_every, eval_every=args.eval_every,
+                         eval_scenes=args.eval_scenes)
+    from pathlib import Path
+
+    if args.no_resume and (Path(args.out) / "last.pt").exists():
+        raise ValueError(f"--out: {args.out}/last.pt exists and --no-resume was given")
+    with progress_bar(config.steps, "train", "step") as advance:
+        def progress(step, values):
+            advance(1, loss=f"{values['total']:.4f}", img_s=f"{values['images_per_s']:.1f}")
+
+        result = train(config, args.out, resume=not args.no_resume, progress=progress)
+    out = {"steps": result.steps, "resumed_from": result.resumed_from, "first_loss": result.first_loss,
+           "last_loss": result.last_loss, "images_per_second": result.images_per_second,
+           "checkpoint": str(result.checkpoint), "evaluation": result.evaluation, "config": asdict(config)}
+    text = (f"trained steps {result.resumed_from}..{result.steps}: loss {result.first_loss:.4f} -> "
+            f"{result.last_loss:.4f}, {result.images_per_second:.1f} images/s; checkpoint {result.checkpoint}")
+    return out, text

@@ -1,0 +1,44 @@
+"""``ssmp3d train`` and ``ssmp3d eval`` end to end on the tiny preset; bad checkpoints exit 2."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ssmp3d.cli.main import main
+
+pytest.importorskip("cv2")
+
+
+def test_train_then_eval_then_refuse_another_run(tmp_path, capsys):
+    out = tmp_path / "run"
+    args = ["train", "--out", str(out), "--model", "tiny", "--steps", "4", "--batch-size", "2", "--eval-scenes", "2",
+            "--lr", "1e-3", "--max-people", "2", "--json"]
+    assert main(args) == 0
+    first = json.loads(capsys.readouterr().out)
+    assert first["steps"] == 4 and first["resumed_from"] == 0 and (out / "last.pt").exists()
+    assert "stack_2" in first["evaluation"]
+    assert main(["eval", "--checkpoint", str(out / "last.pt"), "--scenes", "3", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    for key in ("mpjpe_mm", "recall", "precision", "readouts", "full_over_naive", "stacks", "backend"):
+        assert key in report
+    assert set(report["stacks"]) == {"1", "2"}
+    assert main(["eval", "--checkpoint", str(out / "last.pt"), "--scenes", "2"]) == 0
+    assert "stacks" in capsys.readouterr().out
+    # Same --out, another run length: refused (the schedule would change), nothing overwritten.
+    before = (out / "last.pt").read_bytes()
+    assert main(args[:6] + ["8"] + args[7:]) == 2
+    assert (out / "last.pt").read_bytes() == before
+    err = capsys.readouterr().err
+    assert "another configuration" in err and "'steps'" in err
+
+
+def test_bad_checkpoints_exit_2_with_one_line(tmp_path, capsys):
+    assert main(["eval", "--checkpoint", str(tmp_path / "none.pt")]) == 2
+    assert "none.pt: no such checkpoint" in capsys.readouterr().err
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"garbage")
+    assert main(["eval", "--checkpoint", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "bad.pt" in err and len(err.strip().splitlines()) == 1
