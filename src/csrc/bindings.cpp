@@ -201,6 +201,18 @@ int64_t orpm_readout_cpu_py(std::uintptr_t orpm, std::uintptr_t positions, std::
       as_ptr<float>(joints3d), as_ptr<int8_t>(rule), as_ptr<int16_t>(joint), num_threads);
 }
 
+// The decoders' ten caller-allocated outputs (decode.h: DecodeOutputs).
+ssmp3d::DecodeOutputs decode_outputs(std::uintptr_t coords, std::uintptr_t scores,
+                                     std::uintptr_t detected, std::uintptr_t peaks,
+                                     std::uintptr_t joints3d, std::uintptr_t rule,
+                                     std::uintptr_t joint, std::uintptr_t person_scores,
+                                     std::uintptr_t tags_out, std::uintptr_t num_people) {
+  return {as_ptr<double>(coords),    as_ptr<float>(scores),         as_ptr<uint8_t>(detected),
+          as_ptr<int64_t>(peaks),    as_ptr<float>(joints3d),       as_ptr<int8_t>(rule),
+          as_ptr<int16_t>(joint),    as_ptr<float>(person_scores),  as_ptr<double>(tags_out),
+          as_ptr<int32_t>(num_people)};
+}
+
 py::tuple decode_cpu_py(std::uintptr_t heatmaps, std::uintptr_t tags, std::uintptr_t orpm,
                         int64_t B, int64_t K, int64_t H, int64_t W, int64_t D,
                         double det_threshold, int64_t radius, int64_t max_candidates,
@@ -227,11 +239,8 @@ py::tuple decode_cpu_py(std::uintptr_t heatmaps, std::uintptr_t tags, std::uintp
   p.group = ssmp3d::GroupParams{K, max_candidates, D, neck, tag_threshold, min_joints, max_people};
   p.readout = ssmp3d::ReadoutParams{naive, ssmp3d::threshold_as<float>(readout_threshold),
                                     readout_min_dist};
-  const ssmp3d::DecodeOutputs out{as_ptr<double>(coords),     as_ptr<float>(scores),
-                                  as_ptr<uint8_t>(detected),  as_ptr<int64_t>(peaks),
-                                  as_ptr<float>(joints3d),    as_ptr<int8_t>(rule),
-                                  as_ptr<int16_t>(joint),     as_ptr<float>(person_scores),
-                                  as_ptr<double>(tags_out),   as_ptr<int32_t>(num_people)};
+  const auto out = decode_outputs(coords, scores, detected, peaks, joints3d, rule, joint,
+                                  person_scores, tags_out, num_people);
   ssmp3d::DecodeStatus st;
   {
     py::gil_scoped_release release;
@@ -291,11 +300,8 @@ py::tuple decode_candidates_cpu_py(
   c.refine = as_ptr<const int8_t>(refine);
   c.gather_start = start;
   c.gather_slot = slot;
-  const ssmp3d::DecodeOutputs out{as_ptr<double>(coords),     as_ptr<float>(scores),
-                                  as_ptr<uint8_t>(detected),  as_ptr<int64_t>(peaks),
-                                  as_ptr<float>(joints3d),    as_ptr<int8_t>(rule),
-                                  as_ptr<int16_t>(joint),     as_ptr<float>(person_scores),
-                                  as_ptr<double>(tags_out),   as_ptr<int32_t>(num_people)};
+  const auto out = decode_outputs(coords, scores, detected, peaks, joints3d, rule, joint,
+                                  person_scores, tags_out, num_people);
   ssmp3d::DecodeStatus st;
   {
     py::gil_scoped_release release;
