@@ -120,3 +120,43 @@ def test_config_mismatch_names_the_field(tmp_path):
     check_config(stored, config_to_dict(RunConfig(steps=5)), "ck.pt", ignore=("steps",))
     with pytest.raises(TypeError, match="cannot store"):
         config_to_dict({"x": object()})
+
+
+def test_export_weights_keeps_the_network_only(tmp_path):
+    from ssmp3d.model import HourglassConfig, HourglassNet
+    from ssmp3d.train.checkpoint import export_weights, load_model
+    from ssmp3d.train.config import TrainConfig
+
+    torch.manual_seed(0)
+    net = HourglassNet(HourglassConfig.tiny())
+    opt = torch.optim.Adam(net.parameters())
+    src = save_checkpoint(tmp_path / "last.pt", config=TrainConfig(model=net.config), model=net.state_dict(),
+                          step=7, optimizer=opt.state_dict(), extra={"stream": 56})
+    dst = export_weights(src, tmp_path / "ship.pt", provenance={"command": "ssmp3d train ..."})
+    ckpt = load_checkpoint(dst)
+    assert ckpt["optimizer"] is None and ckpt["rng"] is None and ckpt["step"] == 7
+    assert ckpt["extra"] == {"stream": 56, "provenance": {"command": "ssmp3d train ..."}}
+    model, _ = load_model(dst)
+    x = torch.randn(1, 3, 64, 64)
+    net.eval()
+    with torch.no_grad():
+        assert torch.equal(model(x)[-1].heatmaps, net(x)[-1].heatmaps)
+    with pytest.raises(CheckpointError, match="overwrite"):
+        export_weights(src, src)
+    with pytest.raises(CheckpointError, match="no such"):
+        export_weights(tmp_path / "missing.pt", tmp_path / "x.pt")
+    assert not (tmp_path / "x.pt").exists()
+
+
+def test_shipped_weights_load():
+    from ssmp3d.train.checkpoint import load_model
+    from ssmp3d.weights import default_checkpoint
+
+    try:
+        path = default_checkpoint()
+    except FileNotFoundError:
+        pytest.skip("no shipped weights in this tree")
+    assert path.stat().st_size <= 20 * 2**20
+    model, ckpt = load_model(path)
+    assert ckpt["optimizer"] is None and "command" in ckpt["extra"]["provenance"]
+    assert model.config.num_joints == 19

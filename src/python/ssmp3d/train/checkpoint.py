@@ -31,7 +31,7 @@ from typing import Any
 import torch
 
 __all__ = ["FORMAT", "CheckpointError", "save_checkpoint", "load_checkpoint", "config_to_dict",
-           "check_config", "rng_state", "set_rng_state", "load_model"]
+           "check_config", "rng_state", "set_rng_state", "load_model", "export_weights"]
 
 #: Format tag stored in (and required of) every checkpoint.
 FORMAT = "ssmp3d-checkpoint-v1"
@@ -196,3 +196,35 @@ def load_model(path: str | os.PathLike, map_location: str | torch.device = "cpu"
         raise CheckpointError(f"{path}: the stored network does not load "
                               f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})") from exc
     return model.to(map_location).eval(), ckpt
+
+
+def export_weights(src: str | os.PathLike, dst: str | os.PathLike, *,
+                   provenance: Mapping[str, Any] | None = None) -> Path:
+    """Writes the network of checkpoint ``src`` alone to ``dst`` (for shipping).
+
+    Keeps ``config``, ``model`` and ``step``; drops the optimizer, scheduler
+    and RNG states (two thirds of a training checkpoint) and adds
+    ``extra["provenance"]``. The result loads with :func:`load_model` but
+    cannot resume training. Written atomically like every checkpoint.
+
+    Args:
+        src: A checkpoint written by ``ssmp3d train``.
+        dst: The file to write (refused when it is ``src`` itself).
+        provenance: Plain data stored beside the weights (command, commit, metrics).
+
+    Returns:
+        The path written.
+
+    Raises:
+        CheckpointError: ``src`` is not a loadable network checkpoint, or
+            ``dst`` is ``src``.
+    """
+    src, dst = Path(src), Path(dst)
+    if dst.exists() and src.exists() and dst.resolve() == src.resolve():
+        raise CheckpointError(f"{dst}: refusing to overwrite the source checkpoint with its export")
+    model, ckpt = load_model(src)  # checks that the stored network loads
+    extra = {k: v for k, v in dict(ckpt.get("extra") or {}).items() if k != "provenance"}
+    extra["provenance"] = dict(provenance or {})
+    state = {k: v.detach().clone().contiguous() for k, v in model.state_dict().items()}
+    return save_checkpoint(dst, config=ckpt["config"], model=state, step=int(ckpt["step"]), extra=extra,
+                           with_rng=False)
