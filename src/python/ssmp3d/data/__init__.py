@@ -13,7 +13,7 @@ from .scene import Scene
 from .synthetic import BODY_POINTS, SceneConfig, sample_scene, sample_scenes
 
 _DATASET = ("IMAGE_MEAN", "IMAGE_STD", "SampleMaker", "SyntheticDataset", "SyntheticTestSet", "TrainBatch",
-            "TrainSample", "collate_samples", "denormalize_image")
+            "TrainSample", "collate_samples", "denormalize_image", "normalize_image")
 
 __all__ = ["BODY_POINTS", "Appearance", "AugmentConfig", "AugmentParams", "BackgroundConfig", "RenderConfig",
            "Scene", "SceneConfig", "augment", "random_augment", "render_scene", "sample_appearances",

@@ -39,7 +39,7 @@ from .scene import Scene
 from .synthetic import SceneConfig, sample_scene
 
 __all__ = ["IMAGE_MEAN", "IMAGE_STD", "SampleMaker", "SyntheticDataset", "SyntheticTestSet", "TrainBatch",
-           "TrainSample", "collate_samples", "denormalize_image"]
+           "TrainSample", "collate_samples", "denormalize_image", "normalize_image"]
 
 IMAGE_MEAN = (0.485, 0.456, 0.406)
 """Per-channel RGB mean of the input normalisation (images in [0, 1])."""
@@ -174,12 +174,12 @@ class SampleMaker:
         """Sample ``index`` as a :class:`TrainSample`."""
         image, scene = self.image_and_scene(index)
         t = encode_scene(scene, self.skeleton, self.target_config)
-        x = np.ascontiguousarray(((image.astype(np.float32) - _MEAN) * _INV_STD).transpose(2, 0, 1))
+        x = normalize_image(image)
         pel = self.skeleton.pelvis
         valid = scene.valid3d & scene.valid3d[:, pel : pel + 1]
         rel = np.where(valid[..., None], scene.pelvis_relative(pel), np.nan)
         return TrainSample(
-            image=torch.from_numpy(x), heatmaps=torch.from_numpy(t.heatmaps), orpm=torch.from_numpy(t.orpm),
+            image=x, heatmaps=torch.from_numpy(t.heatmaps), orpm=torch.from_numpy(t.orpm),
             orpm_weight=torch.from_numpy(t.orpm_weight), tag_indices=torch.from_numpy(t.tag_indices),
             joints3d=torch.from_numpy(rel.astype(np.float32)), joints3d_valid=torch.from_numpy(valid),
             joints2d=torch.from_numpy(scene.joints2d.astype(np.float32)),
@@ -299,6 +299,15 @@ def collate_samples(samples: Sequence[TrainSample]) -> TrainBatch:
         in_image=pad("in_image", False), visible=pad("visible", False),
         num_people=torch.tensor([s.num_people for s in samples], dtype=torch.int64),
         index=torch.tensor([s.index for s in samples], dtype=torch.int64))
+
+
+def normalize_image(image: np.ndarray) -> torch.Tensor:
+    """The network input of an image: ``[H, W, 3]`` uint8 RGB -> ``[3, H, W]`` float32 normalised."""
+    image = np.asarray(image)
+    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        raise ValueError(f"image: expected an [H, W, 3] uint8 RGB array, got {image.dtype} {image.shape}")
+    x = (image.astype(np.float32) - _MEAN) * _INV_STD
+    return torch.from_numpy(np.ascontiguousarray(x.transpose(2, 0, 1)))
 
 
 def denormalize_image(image: torch.Tensor) -> np.ndarray:
