@@ -42,3 +42,24 @@ def test_bad_checkpoints_exit_2_with_one_line(tmp_path, capsys):
     assert main(["eval", "--checkpoint", str(bad)]) == 2
     err = capsys.readouterr().err
     assert "bad.pt" in err and len(err.strip().splitlines()) == 1
+
+
+def test_eval_defaults_to_the_shipped_weights(capsys):
+    from ssmp3d.weights import default_checkpoint
+
+    try:
+        shipped = default_checkpoint()
+    except FileNotFoundError:
+        pytest.skip("no shipped weights in this tree")
+    assert main(["eval", "--scenes", "2", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["checkpoint"] == str(shipped) and report["scenes"] == 2
+
+
+def test_eval_without_shipped_weights_exits_2(monkeypatch, capsys):
+    import ssmp3d.weights as weights
+
+    monkeypatch.setattr(weights, "SHIPPED_NAME", "no_such_weights.pt")
+    assert main(["eval", "--scenes", "1"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "shipped weights missing" in err[0]

@@ -14,6 +14,7 @@ from ..train.checkpoint import load_model
 from ..train.config import TrainConfig
 from ..train.evaluate import EVAL_SEED, evaluate_model
 from ..train.trainer import data_config
+from ..weights import default_checkpoint
 from .progress import progress_bar
 
 
@@ -23,7 +24,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
                        description="Run a checkpoint's network on a fixed seeded synthetic test set, decode, "
                                    "and report MPJPE, recall and precision for the full and naive read-outs "
                                    "and for each stack.")
-    p.add_argument("--checkpoint", required=True, help="checkpoint file (last.pt of ssmp3d train)")
+    p.add_argument("--checkpoint", default=None,
+                   help="checkpoint file (last.pt of ssmp3d train; default: the shipped synthetic_small.pt)")
     p.add_argument("--dataset", choices=("synthetic",), default="synthetic", help="test data (default synthetic)")
     p.add_argument("--scenes", type=int, default=100, help="number of test scenes (default 100)")
     p.add_argument("--seed", type=int, default=EVAL_SEED, help=f"test-set seed (default {EVAL_SEED})")
@@ -39,7 +41,8 @@ def run(args: argparse.Namespace) -> tuple[dict, str]:
     if args.scenes < 1:
         raise ValueError(f"--scenes: expected an int >= 1, got {args.scenes}")
     device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    model, ckpt = load_model(args.checkpoint, device)
+    checkpoint = args.checkpoint if args.checkpoint is not None else default_checkpoint()
+    model, ckpt = load_model(checkpoint, device)
     stored = ckpt["config"]
     run_config = TrainConfig(model=model.config, preset=stored.get("preset", "sparse"),
                              max_people=stored.get("max_people", 4))
@@ -56,7 +59,7 @@ def run(args: argparse.Namespace) -> tuple[dict, str]:
                seed=args.seed, skeleton=test_set.maker.skeleton.name, readouts=last,
                full_over_naive=(full / naive) if full is not None and naive else None,
                stacks={s: {r: v["mpjpe_mm"] for r, v in report[f"stack_{s}"].items()} for s in range(1, len(stacks) + 1)},
-               checkpoint=str(args.checkpoint), step=int(ckpt["step"]))
+               checkpoint=str(checkpoint), step=int(ckpt["step"]))
     return out, format_report(out)
 
 
