@@ -205,6 +205,17 @@ def test_custom_op_opcheck_and_compile():
     np.testing.assert_array_equal(j.numpy(), want[0] / np.float32(1000.0))
     np.testing.assert_array_equal(r.numpy(), want[1])
 
+    @torch.compile(fullgraph=True)
+    def g(orpm, positions, scores, detected, num_formed, people, num_people):
+        joints3d, rule, joint = orpm_readout(orpm, positions, scores, detected, num_formed, people, num_people,
+                                             skeleton=PANOPTIC19, readout="naive")
+        return joints3d * 2.0, joint
+
+    j, jt = g(*oa[:7])
+    naive = orpm_readout(**args, skeleton=PANOPTIC19, readout="naive")
+    np.testing.assert_array_equal(j.numpy(), naive[0] * np.float32(2.0))
+    np.testing.assert_array_equal(jt.numpy(), naive[2])
+
 
 def test_custom_op_rejects_a_bad_skeleton_table():
     args = small()

@@ -12,9 +12,10 @@ from .encode import encode_heatmaps, encode_orpm, encode_tag_maps
 from .grouping import group_candidates
 from .heatmap_nms import heatmap_nms
 from .nms_gather import nms_gather
-from .readout import orpm_readout, skeleton_table
+from .readout import CUDA_MAX_JOINTS, orpm_readout, skeleton_table
 
 __all__ = [
+    "CUDA_MAX_JOINTS",
     "encode_heatmaps",
     "encode_orpm",
     "encode_tag_maps",

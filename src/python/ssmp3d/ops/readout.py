@@ -296,6 +296,15 @@ def orpm_readout(orpm, positions, scores, detected, num_formed, people, num_peop
         mean_bones = skeleton.mean_bones_m()
     elif not isinstance(mean_bones, (np.ndarray, torch.Tensor)):
         mean_bones = np.asarray(mean_bones, dtype=np.float32)
+    if torch.compiler.is_compiling():
+        # Traced by torch.compile: the custom op (with its fake) keeps the graph whole.
+        if readout not in ("full", "naive"):
+            raise ValueError(f"readout: expected 'full' or 'naive', got {readout!r}")
+        bones = torch.as_tensor(mean_bones, dtype=torch.float32)
+        return torch.ops.ssmp3d.orpm_readout(orpm, positions, scores, detected, num_formed, people, num_people,
+                                             torch.from_numpy(table.copy()), skeleton.neck, skeleton.pelvis,
+                                             bones, readout == "naive", float(readout_threshold),
+                                             float(readout_min_dist))
     if isinstance(orpm, torch.Tensor) and orpm.device.type == "cuda":
         checked = _check_cuda(orpm, positions, scores, detected, num_formed, people, num_people,
                               skeleton.num_joints, readout, readout_threshold, readout_min_dist, mean_bones)
