@@ -58,7 +58,7 @@ def test_format_groups_rows_columns_and_labels(decoded):
     section = json.loads(json.dumps(grouped.summary()))
     text = format_groups(section)
     lines = text.splitlines()
-    assert lines[0].split() == ["mpjpe", "mm", "Eating", "Walking", "Mean", "All", "people"]
+    assert lines[0].split() == ["MPJPE", "mm", "Eating", "Walking", "Mean", "All", "people"]
     assert lines[2].startswith("full") and lines[3].startswith("naive")
     assert "actions: Eating (5 frames" in text and "Walking (4 frames" in text
     only = format_groups(section, labels={"naive": "4 stacks, naive read-out"}).splitlines()

@@ -118,7 +118,7 @@ def format_groups(section: Mapping, *, labels: Mapping[str, str] | None = None, 
         cells["Mean"] = v["mean_over_groups"][metric]
         cells["All people"] = v["mean_over_people"][metric]
         table[label] = cells
-    header = f"{metric.removesuffix('_mm')} mm" if metric.endswith("_mm") else metric
+    header = "MPJPE mm" if metric == "mpjpe_mm" else metric
     lines = [format_table1(table, [*names, "Mean", "All people"], digits=digits, row_header=header)]
     first = next(iter(section["rows"].values()), None)
     if first is not None and names:
