@@ -72,11 +72,22 @@ class FrameDataset(Sequence):
 
     Subclasses set :attr:`name`, :attr:`skeleton` and :attr:`frames` (the
     index, built at construction) and may override :meth:`image`.
+
+    Attributes:
+        name: Dataset name (``"panoptic"``, ``"h36m"``).
+        skeleton: Joint set of every frame's scene.
+        frames: The index: a sequence of :class:`Frame`.
+        group_label: What a frame's ``group`` is, for reports (``"scenario"``,
+            ``"action"``).
+        eval_joints: Joint indices the dataset's protocol scores (``None``:
+            all), for :class:`ssmp3d.eval.EvalConfig`.
     """
 
     name: str = "frames"
     skeleton: Skeleton
     frames: Sequence[Frame] = ()
+    group_label: str = "group"
+    eval_joints: tuple[int, ...] | None = None
 
     def __len__(self) -> int:
         return len(self.frames)
