@@ -135,7 +135,7 @@ def make_h36m_tree(root: Path, subjects: dict | None = None, images: bool = True
                             path.parent.mkdir(parents=True, exist_ok=True)
                             cv2.imwrite(str(path), _draw(uv, (w, h), img_id))
                         img_id += 1
-        cams = {str(c): camera_entry(c) for c in sorted({c for c in spec["cameras"]})}
+        cams = {str(c): camera_entry(c) for c in sorted(set(spec["cameras"]))}
         ann = root / "annotations"
         (ann / f"Human36M_subject{s}_data.json").write_text(json.dumps({"images": imgs, "annotations": anns}))
         (ann / f"Human36M_subject{s}_camera.json").write_text(json.dumps(cams))
