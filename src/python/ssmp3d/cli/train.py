@@ -1,4 +1,4 @@
-"""``ssmp3d train``: train the hourglass on the synthetic stream (resumable; ``torchrun`` for several GPUs)."""
+"""``ssmp3d train``: train the hourglass on the synthetic stream or a real dataset (resumable; ``torchrun``)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import argparse
 from dataclasses import asdict
 
 from ..model import HourglassConfig
-from ..train.config import AMP_MODES, TrainConfig
+from ..train.config import AMP_MODES, DATASET_JOINTS, DATASETS, TrainConfig
 from ..train.trainer import train
 from .progress import progress_bar
 
@@ -15,11 +15,17 @@ _PRESETS = {"tiny": HourglassConfig.tiny, "small": HourglassConfig.small, "paper
 
 def add_parser(sub) -> argparse.ArgumentParser:
     """Registers the ``train`` sub-command."""
-    p = sub.add_parser("train", help="train the network on synthetic scenes",
-                       description="Train the stacked hourglass on the seeded synthetic stream. Re-running with "
-                                   "the same --out resumes from its last.pt exactly. Several GPUs: "
+    p = sub.add_parser("train", help="train the network on synthetic scenes or a real dataset",
+                       description="Train the stacked hourglass on the seeded synthetic stream, or on the "
+                                   "training split of CMU Panoptic or Human3.6M (--dataset, --root). Re-running "
+                                   "with the same --out resumes from its last.pt exactly. Several GPUs: "
                                    "torchrun --nproc_per_node N -m ssmp3d.cli.main train ...")
     p.add_argument("--out", required=True, help="output directory (last.pt, log.csv, eval.jsonl)")
+    p.add_argument("--dataset", choices=DATASETS, default="synthetic",
+                   help="training data (default synthetic); real datasets need --root")
+    p.add_argument("--root", default=None, help="folder of the real dataset")
+    p.add_argument("--every", type=int, default=1,
+                   help="keep every N-th frame of a real dataset's training split (default 1; 5 is usual for h36m)")
     p.add_argument("--model", choices=sorted(_PRESETS), default="small", help="network preset (default small)")
     p.add_argument("--stacks", type=int, default=None, help="override the preset's number of stacks")
     p.add_argument("--input-size", type=int, default=None, help="override the preset's input size")
@@ -34,7 +40,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=0, help="DataLoader workers per process")
     p.add_argument("--checkpoint-every", type=int, default=500, help="steps between checkpoints")
     p.add_argument("--eval-every", type=int, default=0, help="steps between evaluations (0: at the end only)")
-    p.add_argument("--eval-scenes", type=int, default=32, help="scenes of the fixed evaluation set")
+    p.add_argument("--eval-scenes", type=int, default=32,
+                   help="scenes of the fixed evaluation set (real data: frames of the test split)")
     p.add_argument("--no-resume", action="store_true", help="refuse to reuse an existing last.pt")
     return p
 
@@ -42,11 +49,14 @@ def add_parser(sub) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> tuple[dict, str]:
     """Runs the command; returns (JSON object, human text)."""
     overrides = {k: v for k, v in (("num_stacks", args.stacks), ("input_size", args.input_size)) if v is not None}
+    if args.dataset != "synthetic":
+        overrides["num_joints"] = DATASET_JOINTS[args.dataset]
+    root = None if args.root is None else str(args.root)
     config = TrainConfig(model=_PRESETS[args.model](**overrides), steps=args.steps, batch_size=args.batch_size,
                          lr=args.lr, amp=args.amp, seed=args.seed, preset=args.scene_preset,
                          max_people=args.max_people, augment=not args.no_augment, workers=args.workers,
                          checkpoint_every=args.checkpoint_every, eval_every=args.eval_every,
-                         eval_scenes=args.eval_scenes)
+                         eval_scenes=args.eval_scenes, dataset=args.dataset, root=root, every=args.every)
     from pathlib import Path
 
     if args.no_resume and (Path(args.out) / "last.pt").exists():
@@ -58,7 +68,12 @@ def run(args: argparse.Namespace) -> tuple[dict, str]:
         result = train(config, args.out, resume=not args.no_resume, progress=progress)
     out = {"steps": result.steps, "resumed_from": result.resumed_from, "first_loss": result.first_loss,
            "last_loss": result.last_loss, "images_per_second": result.images_per_second,
-           "checkpoint": str(result.checkpoint), "evaluation": result.evaluation, "config": asdict(config)}
+           "checkpoint": str(result.checkpoint), "evaluation": result.evaluation, "config": asdict(config),
+           "skipped_images": result.skipped_images}
     text = (f"trained steps {result.resumed_from}..{result.steps}: loss {result.first_loss:.4f} -> "
             f"{result.last_loss:.4f}, {result.images_per_second:.1f} images/s; checkpoint {result.checkpoint}")
+    if result.skipped_images:
+        text += f"\n{result.skipped_images} unreadable images replaced (listed in {args.out}/skipped_images.txt)"
+    if "unavailable" in result.evaluation:
+        text += f"\nno evaluation: {result.evaluation['unavailable']}"
     return out, text

@@ -39,7 +39,7 @@ from .scene import Scene
 from .synthetic import SceneConfig, sample_scene
 
 __all__ = ["IMAGE_MEAN", "IMAGE_STD", "SampleMaker", "SyntheticDataset", "SyntheticTestSet", "TrainBatch",
-           "TrainSample", "collate_samples", "denormalize_image", "normalize_image"]
+           "TrainSample", "collate_samples", "denormalize_image", "normalize_image", "make_sample"]
 
 IMAGE_MEAN = (0.485, 0.456, 0.406)
 """Per-channel RGB mean of the input normalisation (images in [0, 1])."""
@@ -173,18 +173,36 @@ class SampleMaker:
     def __call__(self, index: int) -> TrainSample:
         """Sample ``index`` as a :class:`TrainSample`."""
         image, scene = self.image_and_scene(index)
-        t = encode_scene(scene, self.skeleton, self.target_config)
-        x = normalize_image(image)
-        pel = self.skeleton.pelvis
-        valid = scene.valid3d & scene.valid3d[:, pel : pel + 1]
-        rel = np.where(valid[..., None], scene.pelvis_relative(pel), np.nan)
-        return TrainSample(
-            image=x, heatmaps=torch.from_numpy(t.heatmaps), orpm=torch.from_numpy(t.orpm),
-            orpm_weight=torch.from_numpy(t.orpm_weight), tag_indices=torch.from_numpy(t.tag_indices),
-            joints3d=torch.from_numpy(rel.astype(np.float32)), joints3d_valid=torch.from_numpy(valid),
-            joints2d=torch.from_numpy(scene.joints2d.astype(np.float32)),
-            in_image=torch.from_numpy(scene.in_image.copy()), visible=torch.from_numpy(scene.visible.copy()),
-            num_people=scene.num_people, index=index)
+        return make_sample(image, scene, self.skeleton, self.target_config, index)
+
+
+def make_sample(image: np.ndarray, scene: Scene, skeleton: Skeleton, target_config: TargetConfig,
+                index: int, cls: type = TrainSample, **extra) -> TrainSample:
+    """The training sample of an input image and its ground truth: targets encoded, image normalised.
+
+    Args:
+        image: ``[H, W, 3]`` uint8 RGB network input.
+        scene: Its ground truth (image pixels of ``image``).
+        skeleton: Joint set.
+        target_config: Target encoding.
+        index: Stream index stored in the sample.
+        cls: :class:`TrainSample` or a subclass of it, built with ``**extra`` fields too.
+
+    Returns:
+        A ``cls`` instance.
+    """
+    t = encode_scene(scene, skeleton, target_config)
+    x = normalize_image(image)
+    pel = skeleton.pelvis
+    valid = scene.valid3d & scene.valid3d[:, pel : pel + 1]
+    rel = np.where(valid[..., None], scene.pelvis_relative(pel), np.nan)
+    return cls(
+        image=x, heatmaps=torch.from_numpy(t.heatmaps), orpm=torch.from_numpy(t.orpm),
+        orpm_weight=torch.from_numpy(t.orpm_weight), tag_indices=torch.from_numpy(t.tag_indices),
+        joints3d=torch.from_numpy(rel.astype(np.float32)), joints3d_valid=torch.from_numpy(valid),
+        joints2d=torch.from_numpy(scene.joints2d.astype(np.float32)),
+        in_image=torch.from_numpy(scene.in_image.copy()), visible=torch.from_numpy(scene.visible.copy()),
+        num_people=scene.num_people, index=index, **extra)
 
 
 class SyntheticDataset(IterableDataset):

@@ -8,12 +8,21 @@ from ..model import HourglassConfig
 from .losses import LossConfig
 from .schedule import PAPER_LR
 
-__all__ = ["AMP_MODES", "TrainConfig", "RESUME_MAY_CHANGE"]
+__all__ = ["ADDED_FIELDS", "AMP_MODES", "DATASETS", "DATASET_JOINTS", "TrainConfig", "RESUME_MAY_CHANGE",
+           "stored_config"]
 
 #: Mixed-precision modes: none, bfloat16 autocast, float16 autocast with loss scaling (CUDA).
 AMP_MODES = ("none", "bf16", "fp16")
-#: Fields a resumed run may change without changing what it computes.
-RESUME_MAY_CHANGE = ("workers", "log_every", "checkpoint_every", "eval_every", "eval_scenes", "eval_backend")
+#: Training data sources: the seeded synthetic stream or a real dataset (:func:`ssmp3d.data.open.open_dataset`).
+DATASETS = ("synthetic", "panoptic", "h36m")
+#: Joints of each source's skeleton (the network's ``num_joints`` must match for real data).
+DATASET_JOINTS = {"synthetic": 19, "panoptic": 19, "h36m": 17}
+#: Fields a resumed run may change without changing what it computes. ``root``
+#: may move (the trainer checks that the dataset still has as many frames).
+RESUME_MAY_CHANGE = ("workers", "log_every", "checkpoint_every", "eval_every", "eval_scenes", "eval_backend",
+                     "root")
+#: Fields added after the first checkpoints were written, with the value those runs had.
+ADDED_FIELDS = {"dataset": "synthetic", "root": None, "every": 1}
 
 
 def _int(v: object, name: str, lo: int) -> None:
@@ -23,7 +32,7 @@ def _int(v: object, name: str, lo: int) -> None:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """A training run on the synthetic stream.
+    """A training run on the synthetic stream or a real dataset.
 
     Attributes:
         model: Network configuration (its ``input_size`` is the image size).
@@ -43,6 +52,10 @@ class TrainConfig:
         eval_every: Steps between evaluations; 0 = only at the end.
         eval_scenes: Scenes of the fixed evaluation set (0 = no evaluation).
         eval_backend: Decoder backend of the evaluation; ``"auto"`` = fastest available.
+        dataset: ``"synthetic"`` (``preset`` and ``max_people`` apply), ``"panoptic"`` or ``"h36m"``.
+        root: Folder of a real dataset (required for one, None for synthetic).
+        every: Keep every ``every``-th frame of a real dataset's training split
+            (passed to the loader when not 1; 5 is the usual choice for Human3.6M).
     """
 
     model: HourglassConfig = field(default_factory=HourglassConfig.small)
@@ -62,6 +75,9 @@ class TrainConfig:
     eval_every: int = 0
     eval_scenes: int = 32
     eval_backend: str = "auto"
+    dataset: str = "synthetic"
+    root: str | None = None
+    every: int = 1
 
     def __post_init__(self) -> None:
         if not isinstance(self.model, HourglassConfig):
@@ -69,7 +85,8 @@ class TrainConfig:
         if not isinstance(self.loss, LossConfig):
             raise TypeError(f"loss: expected a LossConfig, got {type(self.loss).__name__}")
         for name, lo in (("steps", 1), ("batch_size", 1), ("seed", 0), ("max_people", 1), ("workers", 0),
-                         ("log_every", 1), ("checkpoint_every", 1), ("eval_every", 0), ("eval_scenes", 0)):
+                         ("log_every", 1), ("checkpoint_every", 1), ("eval_every", 0), ("eval_scenes", 0),
+                         ("every", 1)):
             _int(getattr(self, name), name, lo)
         if isinstance(self.lr, bool) or not isinstance(self.lr, (int, float)) or not self.lr > 0:
             raise ValueError(f"lr: expected a float > 0, got {self.lr!r}")
@@ -83,3 +100,22 @@ class TrainConfig:
             raise TypeError(f"augment: expected a bool, got {type(self.augment).__name__}")
         if self.eval_backend not in ("auto", "python", "cpu", "cuda"):
             raise ValueError(f"eval_backend: expected auto, python, cpu or cuda, got {self.eval_backend!r}")
+        if self.dataset not in DATASETS:
+            raise ValueError(f"dataset: expected one of {', '.join(DATASETS)}, got {self.dataset!r}")
+        if self.dataset == "synthetic":
+            if self.root is not None:
+                raise ValueError("root: only real datasets (panoptic, h36m) read a folder")
+            if self.every != 1:
+                raise ValueError("every: only real datasets are sub-sampled")
+        else:
+            if not isinstance(self.root, str) or not self.root:
+                raise ValueError(f"root: the {self.dataset} dataset needs its folder")
+            joints = DATASET_JOINTS[self.dataset]
+            if self.model.num_joints != joints:
+                raise ValueError(f"model.num_joints: the {self.dataset} skeleton has {joints} joints, "
+                                 f"the network {self.model.num_joints}")
+
+
+def stored_config(stored: dict) -> dict:
+    """A checkpoint's configuration dict with :data:`ADDED_FIELDS` filled in where it predates them."""
+    return {**ADDED_FIELDS, **stored} if isinstance(stored, dict) else stored

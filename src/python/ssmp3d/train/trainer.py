@@ -1,13 +1,22 @@
-"""The training loop: synthetic stream -> hourglass -> losses -> Adam, resumable exactly.
+"""The training loop: data stream -> hourglass -> losses -> Adam, resumable exactly.
 
 Run length, schedule and data order are functions of :class:`TrainConfig`
 alone. Step ``t`` (0-based) of a process of rank ``r`` in ``world_size``
 reads stream positions ``t * batch_size * world_size + ...`` (see
-:mod:`ssmp3d.data.dataset`), so a run resumed from a checkpoint at step
-``t`` sees exactly the batches the uninterrupted run would have seen; the
-checkpoint also restores the weights, Adam's moments, the scheduler and the
-torch generators. On one CPU thread a resumed run is bit for bit the
-uninterrupted one (tested).
+:mod:`ssmp3d.data.dataset` and :mod:`ssmp3d.data.real_train`), so a run
+resumed from a checkpoint at step ``t`` sees exactly the batches the
+uninterrupted run would have seen; the checkpoint also restores the weights,
+Adam's moments, the scheduler and the torch generators. On one CPU thread a
+resumed run is bit for bit the uninterrupted one (tested, for synthetic and
+real data).
+
+Data (:mod:`ssmp3d.train.sources`): the seeded synthetic stream, or a real
+dataset's training split (``config.dataset``, ``config.root``) visited in a
+seeded order per epoch. A real-data checkpoint also stores, in ``extra``,
+the stream position, the number of training frames (a resumed run whose
+dataset has another number is refused) and the count of unreadable images
+replaced so far; those images are listed in ``skipped_images.txt`` and
+counted in ``log.csv``.
 
 Multi-GPU: launch with ``torchrun --nproc_per_node N -m ssmp3d.cli.main
 train ...``; every process trains its own share of the stream under
@@ -27,24 +36,22 @@ import json
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from torch.utils.data import DataLoader
 
-from ..data.augment import AugmentConfig
-from ..data.dataset import SyntheticDataset, SyntheticTestSet, TrainBatch, collate_samples
-from ..data.synthetic import SceneConfig
-from ..encode import TargetConfig
+from ..data.dataset import TrainBatch
 from ..model import HourglassNet
-from .checkpoint import check_config, config_to_dict, load_checkpoint, save_checkpoint, set_rng_state
-from .config import RESUME_MAY_CHANGE, TrainConfig
-from .evaluate import EVAL_SEED, evaluate_model
+from .checkpoint import (CheckpointError, check_config, config_to_dict, load_checkpoint, save_checkpoint,
+                         set_rng_state)
+from .config import RESUME_MAY_CHANGE, TrainConfig, stored_config
+from .evaluate import evaluate_model
 from .losses import TrainTargets, compute_losses
 from .schedule import paper_scheduler
+from .sources import data_config, frame_config, real_source, synthetic_source
 
-__all__ = ["TrainResult", "train", "data_config"]
+__all__ = ["TrainResult", "train", "data_config", "frame_config"]
 
 
 @dataclass(frozen=True)
@@ -56,8 +63,10 @@ class TrainResult:
         resumed_from: Step of the checkpoint resumed from (0 for a fresh run).
         first_loss, last_loss: Total loss of the first and last step of this call.
         images_per_second: Training throughput of this call (this process).
-        evaluation: The last evaluation report (``{}`` if none ran).
+        evaluation: The last evaluation report (``{}`` if none ran;
+            ``{"unavailable": reason}`` for a real dataset without a test split).
         checkpoint: Path of ``last.pt``.
+        skipped_images: Unreadable images replaced so far (real data; resumed ones included).
     """
 
     steps: int
@@ -67,16 +76,7 @@ class TrainResult:
     images_per_second: float
     evaluation: dict
     checkpoint: Path
-
-
-def data_config(config: TrainConfig) -> dict:
-    """The :class:`~ssmp3d.data.dataset.SampleMaker` fields of a run (input size, scenes, targets)."""
-    size = config.model.input_size
-    make = SceneConfig.sparse if config.preset == "sparse" else SceneConfig.crowded
-    scene = replace(make(max_people=config.max_people), image_size=(size, size))
-    return {"input_size": (size, size), "scene_config": scene,
-            "augment_config": AugmentConfig() if config.augment else AugmentConfig.none(),
-            "target_config": TargetConfig(stride=config.model.stride)}
+    skipped_images: int = 0
 
 
 def _distributed() -> tuple[int, int, int]:
@@ -130,7 +130,7 @@ class _Logs:
 def train(config: TrainConfig, out_dir: str | os.PathLike, *, resume: bool = True,
           device: torch.device | str | None = None,
           progress: Callable[[int, dict[str, float]], None] | None = None) -> TrainResult:
-    """Trains (or resumes training of) a network on the synthetic stream.
+    """Trains (or resumes training of) a network on the synthetic stream or a real dataset.
 
     Args:
         config: The run.
@@ -145,9 +145,12 @@ def train(config: TrainConfig, out_dir: str | os.PathLike, *, resume: bool = Tru
         The :class:`TrainResult`.
 
     Raises:
-        CheckpointError: ``last.pt`` is unreadable or of another configuration
+        CheckpointError: ``last.pt`` is unreadable, of another configuration,
+            or of a real dataset with another number of training frames
             (nothing is overwritten then).
         ValueError: ``amp="fp16"`` without CUDA.
+        DatasetError: a real dataset's training annotations are missing or
+            malformed; unreadable images after ``max_skip`` replacements.
     """
     rank, world, local_rank = _distributed()
     if device is None:
@@ -161,10 +164,11 @@ def train(config: TrainConfig, out_dir: str | os.PathLike, *, resume: bool = Tru
     model = HourglassNet(config.model).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     scheduler = paper_scheduler(optimizer, config.steps)
-    step = 0
+    step, extra = 0, {}
     if resume and ckpt_path.exists():
         ckpt = load_checkpoint(ckpt_path, map_location=device)
-        check_config(ckpt["config"], config_to_dict(config), ckpt_path, ignore=RESUME_MAY_CHANGE)
+        check_config(stored_config(ckpt["config"]), config_to_dict(config), ckpt_path, ignore=RESUME_MAY_CHANGE)
+        extra = dict(ckpt.get("extra") or {})
         model.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
         scheduler.load_state_dict(ckpt["scheduler"])
@@ -177,24 +181,35 @@ def train(config: TrainConfig, out_dir: str | os.PathLike, *, resume: bool = Tru
     if world > 1:
         net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda"
                                                         else None)
-    dataset = SyntheticDataset(config.seed, start_index=step * config.batch_size * world,
-                               num_samples=(config.steps - step) * config.batch_size * world, rank=rank,
-                               world_size=world, chunk_size=config.batch_size, **data_config(config))
-    loader = DataLoader(dataset, batch_size=config.batch_size, num_workers=config.workers,
-                        collate_fn=collate_samples, pin_memory=device.type == "cuda",
-                        persistent_workers=False)
-    test_set = SyntheticTestSet(EVAL_SEED, config.eval_scenes, **{**data_config(config),
-                                                                  "augment_config": AugmentConfig.none()})
+    real = config.dataset != "synthetic"
+    pin = device.type == "cuda"
+    if real:
+        start = int(extra.get("stream_position", step * config.batch_size * world))
+        source = real_source(config, start, (config.steps - step) * config.batch_size * world, rank, world, pin,
+                             evaluate=rank == 0 and config.eval_scenes > 0)
+        stored_frames = extra.get("train_frames")
+        if stored_frames is not None and stored_frames != source.num_frames:
+            raise CheckpointError(f"{ckpt_path}: the checkpoint was trained on {stored_frames} {config.dataset} "
+                                  f"frames, {config.root} has {source.num_frames}")
+    else:
+        source = synthetic_source(config, step, rank, world, pin)
+    skipped_total = int(extra.get("skipped_images", 0))
     scaler = torch.amp.GradScaler("cuda", enabled=config.amp == "fp16")
     autocast = (torch.autocast(device.type, dtype=torch.bfloat16 if config.amp == "bf16" else torch.float16)
                 if config.amp != "none" else contextlib.nullcontext())
     logs = _Logs(out, rank == 0)
     first = last = float("nan")
-    evaluation: dict = {}
+    evaluation: dict = {} if source.unavailable is None else {"unavailable": source.unavailable}
     tic, images = time.perf_counter(), 0
     model.train()
     try:
-        for batch in loader:
+        for item in source.loader:
+            batch, skipped = item if isinstance(item, tuple) else (item, ())
+            if skipped:
+                skipped_total += len(skipped)
+                if rank == 0:
+                    with (out / "skipped_images.txt").open("a") as f:
+                        f.writelines(f"step {step + 1}: {m}\n" for m in skipped)
             images_dev = batch.image.to(device, non_blocking=device.type == "cuda")
             targets = _targets(batch, device)
             with autocast:
@@ -215,15 +230,19 @@ def train(config: TrainConfig, out_dir: str | os.PathLike, *, resume: bool = Tru
             first = last if first != first else first
             values = {k: float(v) for k, v in terms.items()}
             values.update(lr=lr, images_per_s=images * world / max(time.perf_counter() - tic, 1e-9))
+            if real:
+                values["skipped_images"] = skipped_total
             if step % config.log_every == 0 or step == config.steps:
                 logs.row(step, values)
             if rank == 0 and (step % config.checkpoint_every == 0 or step == config.steps):
+                state = None if not real else {"stream_position": step * config.batch_size * world,
+                                               "train_frames": source.num_frames, "skipped_images": skipped_total}
                 save_checkpoint(ckpt_path, config=config, model=model.state_dict(), step=step,
-                                optimizer=optimizer.state_dict(), scheduler=scheduler.state_dict())
-            if rank == 0 and config.eval_scenes and (step == config.steps or
-                                                     (config.eval_every and step % config.eval_every == 0)):
+                                optimizer=optimizer.state_dict(), scheduler=scheduler.state_dict(), extra=state)
+            if rank == 0 and config.eval_scenes and source.test_set is not None and (
+                    step == config.steps or (config.eval_every and step % config.eval_every == 0)):
                 backend = config.eval_backend
-                evaluation = evaluate_model(model, test_set, backend=backend, device=device)
+                evaluation = evaluate_model(model, source.test_set, backend=backend, device=device)
                 with (out / "eval.jsonl").open("a") as f:
                     f.write(json.dumps({"step": step, **evaluation}) + "\n")
             if progress is not None:
@@ -232,4 +251,5 @@ def train(config: TrainConfig, out_dir: str | os.PathLike, *, resume: bool = Tru
         logs.close()
     elapsed = max(time.perf_counter() - tic, 1e-9)
     return TrainResult(steps=step, resumed_from=start_step, first_loss=first, last_loss=last,
-                       images_per_second=images / elapsed, evaluation=evaluation, checkpoint=ckpt_path)
+                       images_per_second=images / elapsed, evaluation=evaluation, checkpoint=ckpt_path,
+                       skipped_images=skipped_total)
