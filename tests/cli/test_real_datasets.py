@@ -113,3 +113,15 @@ def test_panoptic_extract_command(root, capsys):
         p.unlink()
     assert main(args) == 2
     assert "hd_00_16.mp4: cannot open the video" in _one_line_error(capsys)
+
+
+def test_oracle_on_h36m_reports_per_action(tmp_path, capsys):
+    import h36m_tree
+
+    h36m_tree.make_h36m_tree(tmp_path / "h36m")
+    assert main(["oracle", "--dataset", "h36m", "--root", str(tmp_path / "h36m"), "--backend", _backend(),
+                 "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["dataset"] == "h36m" and report["skeleton"] == "h36m17"
+    assert report["groups"]["label"] == "action" and report["frames_failed"] == 0
+    assert report["mpjpe_mm"] < 1.0 and report["recall"] == 1.0

@@ -229,6 +229,7 @@ class Human36MDataset(FrameDataset):
 
     name = "h36m"
     skeleton = H36M17
+    group_label = "action"
 
     def __init__(self, root: str | os.PathLike, split: str = "test", *, subjects: Iterable[int] | None = None,
                  every: int = 1, max_frames: int | None = None) -> None:
