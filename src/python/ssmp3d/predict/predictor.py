@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from ..data.augment import PAD_VALUE
+from ..data.background import require_cv2
 from ..data.dataset import normalize_image
 from ..data.frames import read_image
 from ..data.letterbox import letterbox
@@ -125,6 +126,7 @@ class Predictor:
             skeleton = get_skeleton(skeleton)
         elif skeleton is not None and not isinstance(skeleton, Skeleton):
             raise TypeError(f"skeleton: expected a Skeleton, a name or None, got {type(skeleton).__name__}")
+        require_cv2()  # letterboxing and reading files; say how to install it before loading anything
         if checkpoint is None:
             from ..weights import default_checkpoint
 
