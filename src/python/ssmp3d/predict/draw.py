@@ -144,6 +144,7 @@ def _limits(joints: np.ndarray) -> tuple[np.ndarray, float]:
 def _matplotlib_view(joints, poses, size, title) -> np.ndarray:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
+    from matplotlib.ticker import MultipleLocator
 
     w, h = size
     fig = Figure(figsize=(w / 100.0, h / 100.0), dpi=100)
@@ -161,11 +162,10 @@ def _matplotlib_view(joints, poses, size, title) -> np.ndarray:
         setter(c - half, c + half)
     ax.set_box_aspect((1, 1, 1))
     ax.view_init(elev=15, azim=-70)
-    ax.set_xlabel("x (mm)", fontsize=7)
-    ax.set_ylabel("depth (mm)", fontsize=7)
-    ax.set_zlabel("up (mm)", fontsize=7)
-    ax.tick_params(labelsize=6)
-    ax.set_title(title or f"{len(joints)} people, pelvis-relative", fontsize=8)
+    for axis in (ax.xaxis, ax.yaxis, ax.zaxis):
+        axis.set_major_locator(MultipleLocator(1000.0))  # a 1 m grid, no numbers: positions are relative
+        axis.set_ticklabels([])
+    ax.set_title(f"{title or f'{len(joints)} people'} (1 m grid)", fontsize=8)
     fig.subplots_adjust(left=0, right=1, bottom=0, top=0.92)
     canvas.draw()
     return np.asarray(canvas.buffer_rgba())[..., :3].copy()

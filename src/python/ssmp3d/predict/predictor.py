@@ -41,6 +41,7 @@ __all__ = ["COLORS", "Predictor", "checkpoint_skeleton"]
 COLORS = ("rgb", "bgr")
 
 ImageLike = "np.ndarray | str | os.PathLike"
+"""An image argument: an ``[H, W, 3]`` uint8 array or a file path."""
 
 
 def checkpoint_skeleton(checkpoint: dict, path: str | os.PathLike, expected: Skeleton | None = None) -> Skeleton:
@@ -107,6 +108,13 @@ class Predictor:
         decode_config: Decoder parameters.
         skeleton: The joint set the caller expects (a :class:`Skeleton` or a
             name), or None to take the checkpoint's.
+
+    Attributes:
+        model: The network (eval mode, on ``device``).
+        skeleton: The joint set it predicts (:func:`checkpoint_skeleton`).
+        device, backend, batch_size, decode_config: As resolved from the arguments.
+        checkpoint_path, step, checkpoint_config: The checkpoint file, its
+            training step and its stored configuration (plain data).
 
     Raises:
         FileNotFoundError: no checkpoint given and no shipped weights.
