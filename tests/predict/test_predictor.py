@@ -115,3 +115,27 @@ def test_default_checkpoint_is_the_shipped_one(tiny_checkpoint):
             Predictor(device="cpu")
         return
     assert Predictor(device="cpu").checkpoint_path == path
+
+
+def test_same_people_on_every_device(tiny_checkpoint, device):
+    """The network on the GPU with the fastest decoder finds what the CPU and the python decoder find."""
+    images = _images(3)
+    want = Predictor(tiny_checkpoint, device="cpu", backend="python", decode_config=ALL_PEAKS).predict(images)
+    got = Predictor(tiny_checkpoint, device=device, decode_config=ALL_PEAKS).predict(images)
+    for a, b in zip(want, got):
+        assert a.num_people == b.num_people
+        if device.type == "cpu":  # same floats in: the decoders agree exactly
+            for x, y in zip(a.people, b.people):
+                assert np.array_equal(x.detected, y.detected) and np.array_equal(x.readout_rule, y.readout_rule)
+                np.testing.assert_allclose(x.joints3d, y.joints3d, atol=1e-2)
+
+
+def test_cuda_decoder_needs_the_network_on_cuda(tiny_checkpoint):
+    from ssmp3d.decode import available_backends
+
+    if "cuda" not in available_backends():
+        with pytest.raises(ValueError, match="backend"):
+            Predictor(tiny_checkpoint, device="cpu", backend="cuda")
+        return
+    with pytest.raises(ValueError, match="'cuda' decodes maps on the GPU"):
+        Predictor(tiny_checkpoint, device="cpu", backend="cuda")

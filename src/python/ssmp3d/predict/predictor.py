@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import Union
 
 import numpy as np
 import torch
@@ -40,7 +41,7 @@ __all__ = ["COLORS", "Predictor", "checkpoint_skeleton"]
 #: Channel orders an array may come in.
 COLORS = ("rgb", "bgr")
 
-ImageLike = "np.ndarray | str | os.PathLike"
+ImageLike = Union[np.ndarray, str, os.PathLike]
 """An image argument: an ``[H, W, 3]`` uint8 array or a file path."""
 
 
@@ -146,6 +147,8 @@ class Predictor:
         self.backend = fastest_backend(self.device) if backend == "auto" else backend
         if self.backend not in available_backends():
             raise ValueError(f"backend: expected 'auto' or one of {list(available_backends())}, got {backend!r}")
+        if self.backend == "cuda" and self.device.type != "cuda":
+            raise ValueError(f"backend: 'cuda' decodes maps on the GPU; the network runs on {self.device}")
         self.checkpoint_path = Path(checkpoint)
         model, ckpt = load_model(self.checkpoint_path, "cpu")
         self.skeleton = checkpoint_skeleton(ckpt, self.checkpoint_path, skeleton)
