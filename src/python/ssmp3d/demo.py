@@ -152,7 +152,7 @@ def run_demo(predictor: Predictor, out_dir: str | os.PathLike, config: DemoConfi
         if backend == "cuda" and maps[0].device.type != "cuda":
             maps = [x.cuda() for x in maps]
 
-        def run():
+        def run(maps=maps, backend=backend):
             return decode(*maps, predictor.decode_config, skeleton=predictor.skeleton, transform=transform,
                           backend=backend)
 

@@ -62,7 +62,7 @@ def draw_overlay(image: np.ndarray, poses: ImagePoses, *, color: str = "rgb", th
     if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
         raise ValueError(f"image: expected an [H, W, 3] uint8 array, got {image.dtype} {list(image.shape)}")
     out = np.ascontiguousarray(image).copy()
-    t = thickness or max(1, round(max(image.shape[:2]) / 200))
+    t = thickness or max(1, int(round(max(image.shape[:2]) / 200)))
     parents = poses.skeleton.parents
     for i, person in enumerate(poses.people):
         c = _color(i, color)

@@ -18,7 +18,6 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Union
 
 import numpy as np
 import torch
@@ -41,7 +40,7 @@ __all__ = ["COLORS", "Predictor", "checkpoint_skeleton"]
 #: Channel orders an array may come in.
 COLORS = ("rgb", "bgr")
 
-ImageLike = Union[np.ndarray, str, os.PathLike]
+ImageLike = np.ndarray | str | os.PathLike
 """An image argument: an ``[H, W, 3]`` uint8 array or a file path."""
 
 
