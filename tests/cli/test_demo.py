@@ -26,8 +26,9 @@ def test_demo_with_a_checkpoint(tmp_path, tiny_checkpoint, capsys):
     assert all(row["ms_per_frame"] > 0 for row in t["decoders"].values())
     picture = cv2.imread(r["picture"])
     assert picture.shape == (2 * 256, 2 * 256, 3)  # overlays above 3D views, one column per scene
-    assert main([*args, "--threads", "1"]) == 0
+    assert main([*args, "--threads", "1", "--cell", "100"]) == 0
     text = capsys.readouterr().out
+    assert cv2.imread(str(out / "demo.png")).shape == (200, 200, 3)
     assert "python decoder" in text and "vs python" in text and "same people" in text
 
 

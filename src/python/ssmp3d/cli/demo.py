@@ -27,6 +27,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--device", default=None, help="network device (default: cuda when available, else cpu)")
     p.add_argument("--repeat", type=int, default=5, help="timed runs; the median is reported (default 5)")
     p.add_argument("--warmup", type=int, default=1, help="untimed runs first (default 1)")
+    p.add_argument("--cell", type=int, default=0,
+                   help="side of each picture cell in pixels (default: the input size, at least 256)")
     p.add_argument("--threads", type=int, default=None,
                    help="torch CPU threads while running (default: torch's; 1 gives steadier timings on a busy machine)")
     return p
@@ -34,7 +36,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> tuple[dict, str]:
     """Runs the command; returns (JSON object, human text)."""
-    config = DemoConfig(scenes=args.scenes, seed=args.seed, repeat=args.repeat, warmup=args.warmup)
+    config = DemoConfig(scenes=args.scenes, seed=args.seed, repeat=args.repeat, warmup=args.warmup,
+                        cell=args.cell)
     device = torch.device(args.device) if args.device else None
     if args.threads is not None:
         if args.threads < 1:
