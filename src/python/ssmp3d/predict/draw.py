@@ -6,7 +6,8 @@ as dots; joints that were not detected are not drawn (nor their limbs).
 3D view: the network predicts pelvis-relative poses only (no distance to
 the camera), so the people are placed side by side, 1 m apart, in the
 left-to-right order of their pelvis (or mean detected joint) in the image,
-and drawn in camera axes turned upright (x right, depth away, up = -y).
+and drawn in camera axes turned upright (x right, depth away, up = -y),
+over a grid of 1 m squares.
 :func:`pose3d_image` uses matplotlib (Agg canvas, no pyplot state) when it
 is installed and otherwise an OpenCV drawing of the same oblique view;
 :func:`have_matplotlib` tells which.
@@ -165,7 +166,7 @@ def _matplotlib_view(joints, poses, size, title) -> np.ndarray:
     for axis in (ax.xaxis, ax.yaxis, ax.zaxis):
         axis.set_major_locator(MultipleLocator(1000.0))  # a 1 m grid, no numbers: positions are relative
         axis.set_ticklabels([])
-    ax.set_title(f"{title or f'{len(joints)} people'} (1 m grid)", fontsize=8)
+    ax.set_title(title or f"{len(joints)} people", fontsize=8)
     fig.subplots_adjust(left=0, right=1, bottom=0, top=0.92)
     canvas.draw()
     return np.asarray(canvas.buffer_rgba())[..., :3].copy()
