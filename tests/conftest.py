@@ -40,3 +40,27 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "slow" in item.keywords:
             item.add_marker(skip)
+
+
+def make_checkpoint(path, **model_overrides):
+    """Writes an untrained tiny-network checkpoint (seeded) as ``ssmp3d train`` would; returns its path."""
+    from ssmp3d.model import HourglassConfig, HourglassNet
+    from ssmp3d.train.checkpoint import save_checkpoint
+    from ssmp3d.train.config import TrainConfig
+
+    config = TrainConfig(model=HourglassConfig.tiny(**model_overrides))
+    torch.manual_seed(0)
+    return save_checkpoint(path, config=config, model=HourglassNet(config.model).state_dict(), step=0,
+                           with_rng=False)
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory):
+    """An untrained tiny-network checkpoint file (Panoptic joints, 64 x 64 input)."""
+    return make_checkpoint(tmp_path_factory.mktemp("ckpt") / "tiny.pt")
+
+
+@pytest.fixture
+def checkpoint_factory(tmp_path):
+    """``make(name, **HourglassConfig.tiny overrides)`` -> path of an untrained checkpoint in ``tmp_path``."""
+    return lambda name, **overrides: make_checkpoint(tmp_path / name, **overrides)

@@ -50,3 +50,10 @@ def test_normalize_round_trip_and_errors():
     assert np.array_equal(denormalize_image(x), rgb)
     with pytest.raises(ValueError, match="image"):
         normalize_image(rgb.astype(np.float32))
+
+
+def test_letterbox_pads_with_a_colour():
+    out, _ = letterbox(np.full((10, 40, 3), 200, np.uint8), 40, pad_value=(124, 116, 104))
+    assert out[0, 0].tolist() == [124, 116, 104] and out[20, 20].tolist() == [200, 200, 200]
+    with pytest.raises(ValueError, match="pad_value"):
+        letterbox(np.zeros((10, 40, 3), np.uint8), 40, pad_value=(1, 2))

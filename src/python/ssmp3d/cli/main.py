@@ -13,7 +13,8 @@ import sys
 from collections.abc import Sequence
 
 from .. import __version__
-from . import bench, oracle, panoptic_extract
+from . import bench, demo, oracle, panoptic_extract, predict
+from . import export as export_cmd
 from . import eval as eval_cmd
 from . import train as train_cmd
 
@@ -31,7 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="ssmp3d", description="Single-shot multi-person 3D human pose estimation.")
     parser.add_argument("--version", action="version", version=f"ssmp3d {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    for module in (oracle, bench, train_cmd, eval_cmd, panoptic_extract):
+    for module in (demo, oracle, bench, train_cmd, eval_cmd, predict, export_cmd, panoptic_extract):
         p = module.add_parser(sub)
         p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
         p.set_defaults(run=module.run)

@@ -23,13 +23,16 @@ def _size(size) -> tuple[int, int]:
     return int(w), int(h)
 
 
-def letterbox(image: np.ndarray, size: int | tuple[int, int], *, pad_value: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def letterbox(image: np.ndarray, size: int | tuple[int, int], *,
+              pad_value: int | tuple[int, int, int] = 0) -> tuple[np.ndarray, np.ndarray]:
     """Resizes ``image`` to fit ``size`` keeping its aspect ratio, centred, padded with ``pad_value``.
 
     Args:
         image: ``[H, W, 3]`` (or ``[H, W]``) uint8.
         size: Output side, or ``(width, height)``.
-        pad_value: Grey level of the padding.
+        pad_value: Grey level of the padding, or one value per channel
+            (e.g. :data:`ssmp3d.data.augment.PAD_VALUE`, the normalisation
+            mean, which the network saw around augmented images).
 
     Returns:
         ``(out [h, w, 3] uint8, affine [2, 3])`` with ``affine`` mapping
@@ -44,12 +47,15 @@ def letterbox(image: np.ndarray, size: int | tuple[int, int], *, pad_value: int 
     if image.ndim not in (2, 3) or image.shape[0] < 1 or image.shape[1] < 1:
         raise ValueError(f"image: expected a non-empty [H, W, 3] array, got shape {image.shape}")
     w, h = _size(size)
+    fill = tuple(float(v) for v in pad_value) if isinstance(pad_value, (tuple, list)) else (float(pad_value),) * 3
+    if len(fill) != 3:
+        raise ValueError(f"pad_value: expected an int or 3 values, got {pad_value!r}")
     affine = letterbox_affine((image.shape[1], image.shape[0]), (w, h))
     if image.shape[1] == w and image.shape[0] == h:
         return image.copy(), affine
     shrink = affine[0, 0] < 1.0
     out = cv2.warpAffine(image, affine, (w, h), flags=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR,
-                         borderMode=cv2.BORDER_CONSTANT, borderValue=(pad_value,) * 3)
+                         borderMode=cv2.BORDER_CONSTANT, borderValue=fill)
     return out, affine
 
 

@@ -1,0 +1,15 @@
+"""Inference: images, folders and videos to 2D and 3D poses.
+
+:class:`Predictor` (network + decoder, any image size) returns
+:class:`ImagePoses` per image; :mod:`.draw` makes overlays and 3D views;
+:func:`run_predict` is the file-level job behind ``ssmp3d predict``
+(:mod:`.sources` for inputs, :mod:`.shard` for several processes).
+"""
+
+from .draw import draw_overlay, pose3d_image
+from .pipeline import PredictOptions, run_predict
+from .predictor import Predictor, checkpoint_skeleton
+from .types import ImagePoses, Person, ReadoutRule
+
+__all__ = ["ImagePoses", "Person", "PredictOptions", "Predictor", "ReadoutRule", "checkpoint_skeleton",
+           "draw_overlay", "pose3d_image", "run_predict"]

@@ -1,0 +1,296 @@
+"""Inference on images of any size: letterbox, network, decoder, poses in image pixels.
+
+:class:`Predictor` loads a checkpoint once and turns RGB images into
+:class:`~ssmp3d.predict.ImagePoses`. Each image is letterboxed into the
+network's square input (resized keeping its aspect ratio, padded with the
+normalisation mean), the network runs on batches of ``batch_size`` images,
+and the decoder reads the last stack's maps with
+``MapTransform(affine=letterbox affine, stride)`` so that 2D joints come
+back in the original image's pixels. Images of one size share a decode call.
+
+Colour order: arrays are RGB unless ``color="bgr"`` is passed (what
+``cv2.imread`` and ``cv2.VideoCapture`` return); files given by path are
+read with OpenCV and converted, so they need no flag.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..data.augment import PAD_VALUE
+from ..data.background import require_cv2
+from ..data.dataset import normalize_image
+from ..data.frames import read_image
+from ..data.letterbox import letterbox
+from ..decode import DecodeConfig, available_backends, decode
+from ..geometry import MapTransform
+from ..model import HourglassNet, StackOutput
+from ..skeleton import SKELETONS, Skeleton, get_skeleton
+from ..train.checkpoint import CheckpointError, load_model
+from ..train.evaluate import fastest_backend
+from .types import ImagePoses
+
+__all__ = ["COLORS", "Predictor", "checkpoint_skeleton"]
+
+#: Channel orders an array may come in.
+COLORS = ("rgb", "bgr")
+
+ImageLike = np.ndarray | str | os.PathLike
+"""An image argument: an ``[H, W, 3]`` uint8 array or a file path."""
+
+
+def checkpoint_skeleton(checkpoint: dict, path: str | os.PathLike, expected: Skeleton | None = None) -> Skeleton:
+    """The joint set a checkpoint's network predicts, checked against ``expected``.
+
+    The checkpoint's ``config["skeleton"]`` (a name) is used when present;
+    otherwise the skeleton is the known one with the network's number of
+    joints (19: ``panoptic19``, 17: ``h36m17``).
+
+    Args:
+        checkpoint: A loaded checkpoint (:func:`~ssmp3d.train.checkpoint.load_checkpoint`).
+        path: Its file (for messages).
+        expected: The joint set the caller needs, or None to accept the checkpoint's.
+
+    Returns:
+        The skeleton.
+
+    Raises:
+        CheckpointError: no known skeleton matches, or it is not ``expected``.
+    """
+    config = checkpoint.get("config") or {}
+    k = int(config.get("model", {}).get("num_joints", -1))
+    name = config.get("skeleton")
+    if isinstance(name, dict):
+        name = name.get("name")
+    if isinstance(name, str) and name in SKELETONS:
+        found = get_skeleton(name)
+    else:
+        matches = [s for s in SKELETONS.values() if s.num_joints == k]
+        if len(matches) != 1:
+            raise CheckpointError(f"{path}: the network predicts {k} joints; no known skeleton has "
+                                  f"that many (known: {', '.join(f'{s.name} ({s.num_joints})' for s in SKELETONS.values())})")
+        found = matches[0]
+    if found.num_joints != k:
+        raise CheckpointError(f"{path}: skeleton {found.name!r} has {found.num_joints} joints but the network "
+                              f"predicts {k}")
+    if expected is not None and (expected.name != found.name or expected.num_joints != k):
+        raise CheckpointError(f"{path}: the checkpoint predicts skeleton {found.name!r} ({k} joints), "
+                              f"expected {expected.name!r} ({expected.num_joints} joints)")
+    return found
+
+
+def _as_rgb(image: np.ndarray, color: str, name: str) -> np.ndarray:
+    if not isinstance(image, np.ndarray):
+        raise TypeError(f"{name}: expected a numpy array, a path or a list of them, got {type(image).__name__}")
+    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8 or min(image.shape[:2]) < 1:
+        raise ValueError(f"{name}: expected an [H, W, 3] uint8 {color.upper()} image, got {image.dtype} "
+                         f"{list(image.shape)}")
+    return np.ascontiguousarray(image[..., ::-1]) if color == "bgr" else image
+
+
+class Predictor:
+    """A trained network plus a decoder: images in, :class:`ImagePoses` out.
+
+    Args:
+        checkpoint: A checkpoint written by ``ssmp3d train`` (or
+            :func:`~ssmp3d.train.checkpoint.export_weights`); default: the
+            shipped synthetic-trained weights (:func:`ssmp3d.weights.default_checkpoint`).
+        device: Where the network runs; default ``"cuda"`` when available, else ``"cpu"``.
+        backend: Decoder backend: ``"auto"`` (the fastest available for the
+            device: :func:`~ssmp3d.train.evaluate.fastest_backend`), ``"python"``,
+            ``"cpu"`` or ``"cuda"``.
+        batch_size: Images per network pass.
+        decode_config: Decoder parameters.
+        skeleton: The joint set the caller expects (a :class:`Skeleton` or a
+            name), or None to take the checkpoint's.
+
+    Attributes:
+        model: The network (eval mode, on ``device``).
+        skeleton: The joint set it predicts (:func:`checkpoint_skeleton`).
+        device, backend, batch_size, decode_config: As resolved from the arguments.
+        checkpoint_path, step, checkpoint_config: The checkpoint file, its
+            training step and its stored configuration (plain data).
+
+    Raises:
+        FileNotFoundError: no checkpoint given and no shipped weights.
+        CheckpointError: (a ValueError) an unreadable checkpoint, or one whose
+            network predicts another joint set than ``skeleton``.
+        ValueError, TypeError: a bad argument (named).
+    """
+
+    def __init__(self, checkpoint: str | os.PathLike | None = None, *, device: str | torch.device | None = None,
+                 backend: str = "auto", batch_size: int = 8, decode_config: DecodeConfig = DecodeConfig(),
+                 skeleton: Skeleton | str | None = None) -> None:
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size: expected an int >= 1, got {batch_size!r}")
+        if not isinstance(decode_config, DecodeConfig):
+            raise TypeError(f"decode_config: expected a DecodeConfig, got {type(decode_config).__name__}")
+        if isinstance(skeleton, str):
+            skeleton = get_skeleton(skeleton)
+        elif skeleton is not None and not isinstance(skeleton, Skeleton):
+            raise TypeError(f"skeleton: expected a Skeleton, a name or None, got {type(skeleton).__name__}")
+        require_cv2()  # letterboxing and reading files; say how to install it before loading anything
+        if checkpoint is None:
+            from ..weights import default_checkpoint
+
+            checkpoint = default_checkpoint()
+        self.device = torch.device(device) if device is not None else torch.device(
+            "cuda" if torch.cuda.is_available() else "cpu")
+        if self.device.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError(f"device: {self.device} requested but torch sees no CUDA device")
+        self.backend = fastest_backend(self.device) if backend == "auto" else backend
+        if self.backend not in available_backends():
+            raise ValueError(f"backend: expected 'auto' or one of {list(available_backends())}, got {backend!r}")
+        if self.backend == "cuda" and self.device.type != "cuda":
+            raise ValueError(f"backend: 'cuda' decodes maps on the GPU; the network runs on {self.device}")
+        self.checkpoint_path = Path(checkpoint)
+        model, ckpt = load_model(self.checkpoint_path, "cpu")
+        self.skeleton = checkpoint_skeleton(ckpt, self.checkpoint_path, skeleton)
+        self.model: HourglassNet = model.to(self.device).eval()
+        self.step = int(ckpt["step"])
+        self.checkpoint_config: dict = ckpt["config"]
+        self.batch_size = batch_size
+        self.decode_config = decode_config
+
+    @property
+    def input_size(self) -> int:
+        """Side of the square network input in pixels."""
+        return self.model.config.input_size
+
+    def __repr__(self) -> str:
+        return (f"Predictor({str(self.checkpoint_path)!r}, device={str(self.device)!r}, backend={self.backend!r}, "
+                f"batch_size={self.batch_size}, skeleton={self.skeleton.name!r}, input_size={self.input_size})")
+
+    def preprocess(self, images: Sequence[np.ndarray], color: str = "rgb") -> tuple[torch.Tensor, np.ndarray]:
+        """Letterboxes and normalises images into one network batch.
+
+        Args:
+            images: ``[H_i, W_i, 3]`` uint8 arrays (sizes may differ).
+            color: Their channel order, ``"rgb"`` or ``"bgr"``.
+
+        Returns:
+            ``(inputs [B, 3, S, S] float32 on the device, affines [B, 2, 3])``,
+            ``S`` = :attr:`input_size`; ``affines[b]`` maps image ``b``'s
+            pixels to input pixels.
+        """
+        if color not in COLORS:
+            raise ValueError(f"color: expected one of {COLORS}, got {color!r}")
+        tensors, affines = [], []
+        for i, image in enumerate(images):
+            boxed, affine = letterbox(_as_rgb(image, color, f"images[{i}]"), self.input_size, pad_value=PAD_VALUE)
+            tensors.append(normalize_image(boxed))
+            affines.append(affine)
+        if not tensors:
+            raise ValueError("images: expected at least one image")
+        return torch.stack(tensors).to(self.device), np.stack(affines)
+
+    @torch.inference_mode()
+    def infer(self, inputs: torch.Tensor) -> StackOutput:
+        """The network's last-stack maps for a batch, float32, where the decoder reads them.
+
+        Args:
+            inputs: ``[B, 3, S, S]`` from :meth:`preprocess`.
+
+        Returns:
+            ``StackOutput(heatmaps [B, K, S/4, S/4], tags [B, K, D, S/4, S/4],
+            orpm [B, K, 3, S/4, S/4])``: on the device for the ``cuda``
+            decoder, on the CPU otherwise.
+        """
+        out = self.model(inputs)[-1]
+        maps = [x.float() for x in out]
+        if self.backend != "cuda":
+            maps = [x.cpu() for x in maps]
+        return StackOutput(*maps)
+
+    def decode(self, maps: StackOutput, affines: np.ndarray, sizes: Sequence[tuple[int, int]], *,
+               backend: str | None = None) -> list[ImagePoses]:
+        """Decodes maps into people in each image's pixels.
+
+        Args:
+            maps: :meth:`infer`'s output for ``B`` images.
+            affines: ``[B, 2, 3]`` image -> input affines from :meth:`preprocess`.
+            sizes: ``(width, height)`` of each original image.
+            backend: Decoder backend (default: this predictor's).
+
+        Returns:
+            One :class:`ImagePoses` per image (``source`` and ``frame`` unset).
+        """
+        backend = backend or self.backend
+        stride = self.model.config.stride
+        results: list[ImagePoses | None] = [None] * len(sizes)
+        groups: dict[tuple, list[int]] = {}
+        for b, affine in enumerate(affines):  # one decode call per distinct letterbox
+            groups.setdefault(tuple(np.asarray(affine).ravel()), []).append(b)
+        for key, idx in groups.items():
+            sel = torch.as_tensor(idx, device=maps.heatmaps.device)
+            heat, tags, orpm = (x.index_select(0, sel) if len(idx) < len(sizes) else x for x in maps)
+            transform = MapTransform(affine=np.asarray(key).reshape(2, 3), stride=stride)
+            result = decode(heat, tags, orpm, self.decode_config, skeleton=self.skeleton, transform=transform,
+                            backend=backend)
+            for j, b in enumerate(idx):
+                w, h = sizes[b]
+                results[b] = ImagePoses(people=tuple(result.people(j)), width=int(w), height=int(h),
+                                        skeleton=self.skeleton)
+        return results  # type: ignore[return-value]
+
+    def predict_batch(self, images: Sequence[np.ndarray], *, color: str = "rgb") -> list[ImagePoses]:
+        """:meth:`preprocess`, :meth:`infer` and :meth:`decode` of one batch of arrays (any count)."""
+        out: list[ImagePoses] = []
+        for start in range(0, len(images), self.batch_size):
+            chunk = list(images[start:start + self.batch_size])
+            inputs, affines = self.preprocess(chunk, color)
+            sizes = [(im.shape[1], im.shape[0]) for im in chunk]
+            out.extend(self.decode(self.infer(inputs), affines, sizes))
+        return out
+
+    def predict(self, images: ImageLike | Sequence[ImageLike], *, color: str = "rgb"):
+        """Poses in one image or a list of images.
+
+        Args:
+            images: An ``[H, W, 3]`` uint8 array, a file path, or a list of them.
+                Arrays are RGB unless ``color="bgr"``; files are read with
+                OpenCV and converted, whatever ``color`` says.
+            color: Channel order of the arrays: ``"rgb"`` (default) or ``"bgr"``.
+
+        Returns:
+            An :class:`ImagePoses` for a single image, a list of them for a
+            list (files carry their path in ``source``).
+
+        Raises:
+            TypeError, ValueError: not an image array or path; a file that
+                cannot be read (``DatasetError``, naming it).
+        """
+        single = isinstance(images, (np.ndarray, str, os.PathLike))
+        items = [images] if single else list(images)
+        results = list(self.predict_iter(items, color=color))
+        return results[0] if single else results
+
+    def predict_iter(self, images: Iterable[ImageLike], *, color: str = "rgb") -> Iterator[ImagePoses]:
+        """Like :meth:`predict` for a stream (e.g. video frames): reads, batches and yields in order."""
+        if color not in COLORS:
+            raise ValueError(f"color: expected one of {COLORS}, got {color!r}")
+        batch: list[np.ndarray] = []
+        sources: list[str | None] = []
+        for item in images:
+            if isinstance(item, (str, os.PathLike)):
+                batch.append(read_image(item)[..., ::-1] if color == "rgb" else read_image(item))
+                sources.append(str(item))
+            else:
+                batch.append(item)
+                sources.append(None)
+            if len(batch) == self.batch_size:
+                yield from self._finish(batch, sources, color)
+                batch, sources = [], []
+        if batch:
+            yield from self._finish(batch, sources, color)
+
+    def _finish(self, batch, sources, color) -> Iterator[ImagePoses]:
+        from dataclasses import replace
+
+        for poses, source in zip(self.predict_batch(batch, color=color), sources):
+            yield poses if source is None else replace(poses, source=source)
