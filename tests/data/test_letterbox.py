@@ -14,7 +14,7 @@ from ssmp3d.geometry import MapTransform
 def test_letterbox_keeps_aspect_and_maps_points():
     image = np.zeros((90, 160, 3), np.uint8)
     image[40:50, 70:90] = 255  # a bright block around (79.5, 44.5)
-    out, a = letterbox(image, 64)
+    out, a = letterbox(image, 64, pad_value=0)
     assert out.shape == (64, 64, 3)
     assert a[0, 0] == pytest.approx(0.4) and a[1, 1] == pytest.approx(0.4)
     assert out[:13].max() == 0 and out[-13:].max() == 0  # padding above and below

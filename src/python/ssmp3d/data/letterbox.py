@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..geometry import Camera, letterbox_affine
+from .augment import PAD_VALUE
 from .scene import Scene
 
 __all__ = ["letterbox", "letterbox_scene"]
@@ -24,15 +25,16 @@ def _size(size) -> tuple[int, int]:
 
 
 def letterbox(image: np.ndarray, size: int | tuple[int, int], *,
-              pad_value: int | tuple[int, int, int] = 0) -> tuple[np.ndarray, np.ndarray]:
+              pad_value: int | tuple[int, int, int] = PAD_VALUE) -> tuple[np.ndarray, np.ndarray]:
     """Resizes ``image`` to fit ``size`` keeping its aspect ratio, centred, padded with ``pad_value``.
 
     Args:
         image: ``[H, W, 3]`` (or ``[H, W]``) uint8.
         size: Output side, or ``(width, height)``.
-        pad_value: Grey level of the padding, or one value per channel
-            (e.g. :data:`ssmp3d.data.augment.PAD_VALUE`, the normalisation
-            mean, which the network saw around augmented images).
+        pad_value: Grey level of the padding, or one value per channel;
+            default :data:`ssmp3d.data.augment.PAD_VALUE`, the normalisation
+            mean (RGB), which the network sees around augmented images, so
+            training, evaluation and inference pad alike.
 
     Returns:
         ``(out [h, w, 3] uint8, affine [2, 3])`` with ``affine`` mapping
