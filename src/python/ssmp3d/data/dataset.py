@@ -119,6 +119,18 @@ def _check_type(v, cls, name: str):
     return v
 
 
+def check_input_size(size, stride: int) -> tuple[int, int]:
+    """``input_size`` (an int or ``(width, height)``) as a pair of positive multiples of ``stride``."""
+    if isinstance(size, (int, np.integer)) and not isinstance(size, bool):
+        size = (int(size), int(size))
+    if not isinstance(size, (tuple, list)) or len(size) != 2:
+        raise TypeError(f"input_size: expected an int or (width, height), got {size!r}")
+    size = tuple(_check_int(v, "input_size", 1) for v in size)
+    if any(v % stride for v in size):
+        raise ValueError(f"input_size: {size} must be multiples of the stride {stride}")
+    return size
+
+
 @dataclass(frozen=True)
 class SampleMaker:
     """Builds sample ``index`` of a seeded synthetic stream (module notes).
@@ -143,15 +155,8 @@ class SampleMaker:
 
     def __post_init__(self) -> None:
         _check_int(self.seed, "seed")
-        size = self.input_size
-        if isinstance(size, (int, np.integer)) and not isinstance(size, bool):
-            size = (int(size), int(size))
-        if not isinstance(size, (tuple, list)) or len(size) != 2:
-            raise TypeError(f"input_size: expected an int or (width, height), got {self.input_size!r}")
         _check_type(self.target_config, TargetConfig, "target_config")
-        size = tuple(_check_int(v, "input_size", 1) for v in size)
-        if any(v % self.target_config.stride for v in size):
-            raise ValueError(f"input_size: {size} must be multiples of the stride {self.target_config.stride}")
+        size = check_input_size(self.input_size, self.target_config.stride)
         object.__setattr__(self, "input_size", size)
         if self.scene_config is None:
             object.__setattr__(self, "scene_config", SceneConfig(image_size=size))

@@ -42,7 +42,8 @@ from torch.utils.data import Dataset, Sampler
 from ..encode.targets import TargetConfig
 from ..skeleton import Skeleton
 from .augment import AugmentConfig, random_augment
-from .dataset import TrainBatch, TrainSample, _check_int, _check_type, collate_samples, make_sample
+from .dataset import (TrainBatch, TrainSample, _check_int, _check_type, check_input_size, collate_samples,
+                      make_sample)
 from .frames import DatasetError, Frame, FrameDataset
 from .letterbox import letterbox, letterbox_scene
 from .scene import Scene
@@ -96,16 +97,8 @@ class FrameSampleMaker:
         if len(self.frames) == 0:
             raise ValueError("frames: the dataset has no frames")
         _check_int(self.seed, "seed")
-        size = self.input_size
-        if isinstance(size, (int, np.integer)) and not isinstance(size, bool):
-            size = (int(size), int(size))
-        if not isinstance(size, (tuple, list)) or len(size) != 2:
-            raise TypeError(f"input_size: expected an int or (width, height), got {self.input_size!r}")
         _check_type(self.target_config, TargetConfig, "target_config")
-        size = tuple(_check_int(v, "input_size", 1) for v in size)
-        if any(v % self.target_config.stride for v in size):
-            raise ValueError(f"input_size: {size} must be multiples of the stride {self.target_config.stride}")
-        object.__setattr__(self, "input_size", size)
+        object.__setattr__(self, "input_size", check_input_size(self.input_size, self.target_config.stride))
         _check_type(self.augment_config, AugmentConfig, "augment_config")
         _check_type(self.shuffle, bool, "shuffle")
         _check_int(self.max_skip, "max_skip", 1)
