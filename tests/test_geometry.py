@@ -6,7 +6,7 @@ import pytest
 
 from ssmp3d.geometry import Camera, MapTransform, letterbox_affine, map_pixel, project_points
 
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "panoptic"
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "panoptic"  # copies of the published samples
 
 
 def _panoptic_camera():
@@ -16,7 +16,6 @@ def _panoptic_camera():
                   dist=np.array(cam["distCoef"]), width=cam["resolution"][0], height=cam["resolution"][1])
 
 
-@pytest.mark.skipif(not FIXTURES.exists(), reason="shared Panoptic fixtures not present")
 def test_projection_matches_opencv_on_the_panoptic_fixture():
     cv2 = pytest.importorskip("cv2")
     cam = _panoptic_camera()
