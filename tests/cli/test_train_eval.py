@@ -63,3 +63,19 @@ def test_eval_without_shipped_weights_exits_2(monkeypatch, capsys):
     assert main(["eval", "--scenes", "1"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "shipped weights missing" in err[0]
+
+
+def test_eval_takes_decoder_parameters(tmp_path, capsys):
+    from ssmp3d.model import HourglassConfig, HourglassNet
+    from ssmp3d.train.checkpoint import save_checkpoint
+    from ssmp3d.train.config import TrainConfig
+
+    net = HourglassNet(HourglassConfig.tiny())
+    ckpt = save_checkpoint(tmp_path / "t.pt", config=TrainConfig(model=net.config), model=net.state_dict(), step=0)
+    assert main(["eval", "--checkpoint", str(ckpt), "--scenes", "2", "--nms-radius", "3", "--det-threshold", "0.2",
+                 "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["nms_radius"] == 3 and report["det_threshold"] == 0.2
+    assert main(["eval", "--checkpoint", str(ckpt), "--scenes", "1", "--nms-radius", "-1"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "nms_radius" in err[0]

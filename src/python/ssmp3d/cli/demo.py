@@ -6,7 +6,7 @@ import argparse
 
 import torch
 
-from ..decode import available_backends
+from ..decode import DecodeConfig, available_backends
 from ..demo import DemoConfig, run_demo
 from ..predict import Predictor
 from ..train.evaluate import EVAL_SEED
@@ -27,6 +27,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--device", default=None, help="network device (default: cuda when available, else cpu)")
     p.add_argument("--repeat", type=int, default=5, help="timed runs; the median is reported (default 5)")
     p.add_argument("--warmup", type=int, default=1, help="untimed runs first (default 1)")
+    p.add_argument("--nms-radius", type=int, default=DecodeConfig.nms_radius,
+                   help=f"heatmap NMS window radius in map pixels (default {DecodeConfig.nms_radius}; "
+                        "3 suits the shipped weights)")
     p.add_argument("--cell", type=int, default=0,
                    help="side of each picture cell in pixels (default: the input size, at least 256)")
     p.add_argument("--threads", type=int, default=None,
@@ -43,7 +46,8 @@ def run(args: argparse.Namespace) -> tuple[dict, str]:
         if args.threads < 1:
             raise ValueError(f"--threads: expected an int >= 1, got {args.threads}")
         torch.set_num_threads(args.threads)
-    predictor = Predictor(args.checkpoint, device=device, batch_size=args.scenes)
+    predictor = Predictor(args.checkpoint, device=device, batch_size=args.scenes,
+                          decode_config=DecodeConfig(nms_radius=args.nms_radius))
     with progress_bar(2 + len(available_backends()), "demo", "step") as advance:
         result = run_demo(predictor, args.out, config, progress=advance)
     return result, format_result(result)

@@ -35,6 +35,11 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--backend", choices=("auto", "python", "cpu", "cuda"), default="auto", help="decoder backend")
     p.add_argument("--device", default=None, help="model device (default: cuda when available, else cpu)")
     p.add_argument("--batch-size", type=int, default=8, help="images per forward pass")
+    p.add_argument("--nms-radius", type=int, default=DecodeConfig.nms_radius,
+                   help=f"heatmap NMS window radius in map pixels (default {DecodeConfig.nms_radius}; "
+                        "3 suits the shipped weights)")
+    p.add_argument("--det-threshold", type=float, default=DecodeConfig.det_threshold,
+                   help=f"heatmap peak threshold (default {DecodeConfig.det_threshold})")
     add_dataset_args(p)
     return p
 
@@ -56,7 +61,7 @@ def run(args: argparse.Namespace) -> tuple[dict, str]:
                                 **{**data_config(run_config), "augment_config": AugmentConfig.none()})
     stacks = tuple(range(model.config.num_stacks))
     with progress_bar(args.scenes, "eval", "frame") as advance:
-        report = evaluate_model(model, test_set, decode_config=DecodeConfig(readout=args.readout), stacks=stacks,
+        report = evaluate_model(model, test_set, decode_config=_decode_config(args), stacks=stacks,
                                 backend=args.backend, batch_size=args.batch_size, device=device, progress=advance)
     last = report[f"stack_{len(stacks)}"]
     out = dict(last[args.readout])
@@ -65,13 +70,19 @@ def run(args: argparse.Namespace) -> tuple[dict, str]:
                seed=args.seed, skeleton=test_set.maker.skeleton.name, readouts=last,
                full_over_naive=(full / naive) if full is not None and naive else None,
                stacks={s: {r: v["mpjpe_mm"] for r, v in report[f"stack_{s}"].items()} for s in range(1, len(stacks) + 1)},
-               checkpoint=str(checkpoint), step=int(ckpt["step"]))
+               checkpoint=str(checkpoint), step=int(ckpt["step"]), nms_radius=args.nms_radius,
+               det_threshold=args.det_threshold)
     return out, format_report(out)
+
+
+def _decode_config(args: argparse.Namespace) -> DecodeConfig:
+    """The decoder parameters given on the command line (validated by DecodeConfig)."""
+    return DecodeConfig(readout=args.readout, nms_radius=args.nms_radius, det_threshold=args.det_threshold)
 
 
 def _run_frames(args: argparse.Namespace, dataset, model, ckpt, device, checkpoint) -> tuple[dict, str]:
     """``eval`` on the frames of a real dataset (images letterboxed to the model's input)."""
-    config = FrameEvalConfig(batch_size=args.batch_size, backend=args.backend, decode=DecodeConfig(readout=args.readout))
+    config = FrameEvalConfig(batch_size=args.batch_size, backend=args.backend, decode=_decode_config(args))
     with progress_bar(len(dataset), "eval", "frame") as advance:
         out = evaluate_frames(model, dataset, config, device=device, progress=advance)
     out.update(checkpoint=str(checkpoint), step=int(ckpt["step"]), root=str(args.root))

@@ -34,6 +34,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=8, help="images per network pass (default 8)")
     p.add_argument("--det-threshold", type=float, default=DecodeConfig.det_threshold,
                    help=f"heatmap peak threshold (default {DecodeConfig.det_threshold})")
+    p.add_argument("--nms-radius", type=int, default=DecodeConfig.nms_radius,
+                   help=f"heatmap NMS window radius in map pixels (default {DecodeConfig.nms_radius}; "
+                        "3 suits the shipped weights)")
     p.add_argument("--overlay", action="store_true", help="write 2D overlays (overlay/*.jpg, or <video>_overlay.mp4)")
     p.add_argument("--plot3d", action="store_true", help="write a 3D view per image or frame (plot3d/*.png)")
     return p
@@ -56,7 +59,8 @@ def run(args: argparse.Namespace) -> tuple[dict, str]:
     try:
         predictor = Predictor(args.checkpoint, device=_device(args.device, shard.local_rank, shard.world_size),
                               backend=args.backend, batch_size=args.batch_size, skeleton=args.skeleton,
-                              decode_config=DecodeConfig(det_threshold=args.det_threshold))
+                              decode_config=DecodeConfig(det_threshold=args.det_threshold,
+                                                          nms_radius=args.nms_radius))
         options = PredictOptions(overlay=args.overlay, plot3d=args.plot3d)
         with ExitStack() as stack:
             advance = [lambda n: None]
