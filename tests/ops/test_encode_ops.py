@@ -120,10 +120,13 @@ def test_depth_ties_and_overlap():
 
 
 def test_exp_rounding_matches_c_library():
-    """Where numpy's exp rounds to another float32 than libm's, both encoders follow libm."""
+    """Where numpy's exp rounds to another float32 than libm's, both encoders follow libm.
+
+    Whether numpy's exp differs from libm on this case depends on the numpy
+    build (its SIMD exp); the encoders must follow libm either way.
+    """
     a = np.array([-1.0 / ((2.0 * ADVERSARIAL_SIGMA) * ADVERSARIAL_SIGMA)])
     libm = np.float32(math.exp(a[0]))
-    assert np.exp(a).astype(np.float32)[0] != libm  # the case is real on this machine's numpy
     assert exp_to_float32(a)[0] == libm
     joints = np.array([[[[10.0, 10.0]]]])
     valid = np.ones((1, 1, 1), bool)
