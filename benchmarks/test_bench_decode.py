@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 import torch
 
-from ssmp3d.decode import DecodeConfig, available_backends, decode
+from ssmp3d.decoding import DecodeConfig, available_backends, decode
 from ssmp3d.skeleton import PANOPTIC19
 
 K, H, W = PANOPTIC19.num_joints, 128, 128
@@ -147,7 +147,7 @@ def test_nms_gather_kernel_vs_bandwidth_floor(benchmark, batch):
     """Device time of the fused NMS + gather kernel (CUDA events) beside the floor:
     the bytes the heatmaps occupy over the measured device copy bandwidth."""
     from ssmp3d.bench import copy_bandwidth
-    from ssmp3d.decode.cuda import gather_lists, launch_gather
+    from ssmp3d.decoding.cuda import gather_lists, launch_gather
 
     hm, tg, om = (torch.from_numpy(x).cuda() for x in people_maps(10, batch))
     config, lists = DecodeConfig(), gather_lists(PANOPTIC19)

@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from ssmp3d.data.dataset import SyntheticTestSet, collate_samples
-from ssmp3d.decode import DecodeConfig, decode
+from ssmp3d.decoding import DecodeConfig, decode
 from ssmp3d.model import HourglassConfig, HourglassNet
 from ssmp3d.train import LossConfig, TrainTargets, compute_losses
 from ssmp3d.train.config import TrainConfig

@@ -7,7 +7,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from ssmp3d.decode import Person
+from ssmp3d.decoding import Person
 from ssmp3d.demo import TOLERANCE, DemoConfig, compare_poses, demo_picture
 from ssmp3d.predict import ImagePoses
 from ssmp3d.skeleton import PANOPTIC19

@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "heatmap_nms.h"
 #include "encode.h"
@@ -24,7 +25,7 @@ namespace {
 
 // Bumped whenever a signature of this module changes, so the Python layer can
 // detect a stale build.
-constexpr int kAbiVersion = 3;
+constexpr int kAbiVersion = 4;
 
 template <typename T>
 T* as_ptr(std::uintptr_t address) {
@@ -136,6 +137,48 @@ ssmp3d::SkeletonTables skeleton_tables(const char* op, std::uintptr_t table, int
   return sk;
 }
 
+// Grouping parameters of the ops and decoders (grouping.h), checked. `parents`
+// and `order` are the skeleton's [K] tables; `path` [K, K] float64 metres is
+// read by the assignment strategy (may be 0 for the paper's).
+ssmp3d::GroupParams group_params(const char* op, int64_t K, int64_t M, int64_t D, int64_t neck,
+                                 double tag_threshold, int grouping, double geometry_weight,
+                                 int person_score, double min_person_score, int64_t min_joints,
+                                 int64_t max_people, std::uintptr_t path, const int64_t* parents,
+                                 const int64_t* order, int64_t W) {
+  const std::string name(op);
+  if (grouping != ssmp3d::kGroupPaper && grouping != ssmp3d::kGroupAssign)
+    throw py::value_error(name + ": grouping must be 0 (paper) or 1 (assign)");
+  if (person_score != ssmp3d::kScoreDetected && person_score != ssmp3d::kScoreAll)
+    throw py::value_error(name + ": person_score must be 0 (detected) or 1 (all)");
+  if (!(geometry_weight >= 0.0) || !std::isfinite(geometry_weight))
+    throw py::value_error(name + ": geometry_weight must be finite and >= 0");
+  if (std::isnan(min_person_score)) throw py::value_error(name + ": min_person_score is NaN");
+  ssmp3d::GroupParams p{K, M, D, neck, tag_threshold, min_joints, max_people};
+  p.strategy = grouping;
+  p.geometry_weight = geometry_weight;
+  p.person_score = person_score;
+  p.min_person_score = min_person_score;
+  p.W = W;
+  if (grouping == ssmp3d::kGroupAssign) {
+    if (!path || !parents || !order || W <= 0)
+      throw py::value_error(name + ": grouping 'assign' needs the path table, the tree and W > 0");
+    const auto* pl = as_ptr<const double>(path);
+    for (int64_t i = 0; i < K * K; ++i)
+      if (!std::isfinite(pl[i]) || (i / K != i % K && !(pl[i] > 0.0)))
+        throw py::value_error(name + ": path lengths must be finite and > 0 off the diagonal");
+    std::vector<uint8_t> seen(K, 0);
+    for (int64_t i = 0; i < K; ++i) {
+      const int64_t j = order[i];
+      if (j < 0 || j >= K || seen[j] || parents[j] < -1 || parents[j] >= K ||
+          (parents[j] >= 0 && !seen[parents[j]]))
+        throw py::value_error(name + ": the order must list every joint once, after its parent");
+      seen[j] = 1;
+    }
+    p.tree = ssmp3d::TreeTables{parents, order, pl};
+  }
+  return p;
+}
+
 py::tuple nms_gather_cpu_py(std::uintptr_t heatmaps, std::uintptr_t tags, std::uintptr_t orpm,
                             int64_t B, int64_t K, int64_t H, int64_t W, int64_t D,
                             double threshold, int64_t radius, int64_t max_candidates,
@@ -158,8 +201,11 @@ py::tuple nms_gather_cpu_py(std::uintptr_t heatmaps, std::uintptr_t tags, std::u
 }
 
 void group_candidates_cpu_py(std::uintptr_t scores, std::uintptr_t tags, std::uintptr_t counts,
-                             int64_t B, int64_t K, int64_t M, int64_t D, int64_t neck,
-                             double tag_threshold, int64_t min_joints, int64_t max_people,
+                             std::uintptr_t indices, int64_t B, int64_t K, int64_t M, int64_t D,
+                             int64_t neck, double tag_threshold, int grouping,
+                             double geometry_weight, int person_score, double min_person_score,
+                             int64_t min_joints, int64_t max_people, std::uintptr_t path,
+                             std::uintptr_t parents, std::uintptr_t order, int64_t W,
                              std::uintptr_t assignment, std::uintptr_t person_scores,
                              std::uintptr_t person_tags, std::uintptr_t num_formed,
                              std::uintptr_t kept, std::uintptr_t num_kept, int num_threads) {
@@ -168,10 +214,23 @@ void group_candidates_cpu_py(std::uintptr_t scores, std::uintptr_t tags, std::ui
                                       person_tags, num_formed, kept, num_kept});
   if (K * M >= (int64_t{1} << 31) || num_threads < 0)
     throw py::value_error("group_candidates_cpu: K * M must be < 2**31, num_threads >= 0");
-  ssmp3d::GroupParams p{K, M, D, neck, tag_threshold, min_joints, max_people};
+  const auto p = group_params("group_candidates_cpu", K, M, D, neck, tag_threshold, grouping,
+                              geometry_weight, person_score, min_person_score, min_joints,
+                              max_people, path, as_ptr<const int64_t>(parents),
+                              as_ptr<const int64_t>(order), W);
+  if (grouping == ssmp3d::kGroupAssign) {
+    if (!indices) throw py::value_error("group_candidates_cpu: grouping 'assign' needs indices");
+    const auto* idx = as_ptr<const int64_t>(indices);
+    const auto* ct = as_ptr<const int32_t>(counts);
+    for (int64_t i = 0; i < B * K; ++i)
+      for (int64_t r = 0; r < std::min<int64_t>(std::max<int32_t>(ct[i], 0), M); ++r)
+        if (idx[i * M + r] < 0)
+          throw py::value_error("group_candidates_cpu: indices must be >= 0 within the counts");
+  }
   py::gil_scoped_release release;
   ssmp3d::group_candidates_cpu(p, B, as_ptr<const float>(scores), as_ptr<const double>(tags),
-                               as_ptr<const int32_t>(counts), as_ptr<int64_t>(assignment),
+                               as_ptr<const int32_t>(counts), as_ptr<const int64_t>(indices),
+                               as_ptr<int64_t>(assignment),
                                as_ptr<double>(person_scores), as_ptr<double>(person_tags),
                                as_ptr<int32_t>(num_formed), as_ptr<int64_t>(kept),
                                as_ptr<int32_t>(num_kept), num_threads);
@@ -190,7 +249,7 @@ int64_t orpm_readout_cpu_py(std::uintptr_t orpm, std::uintptr_t positions, std::
                                   num_people, skeleton_table, mean_bones, joints3d, rule, joint});
   if (num_threads < 0) throw py::value_error("orpm_readout_cpu: num_threads must be >= 0");
   const auto sk = skeleton_tables("orpm_readout_cpu", skeleton_table, K, neck, pelvis);
-  const ssmp3d::ReadoutParams rp{naive, ssmp3d::threshold_as<float>(readout_threshold),
+  const ssmp3d::ReadoutParams rp{naive, false, ssmp3d::threshold_as<float>(readout_threshold),
                                  readout_min_dist};
   py::gil_scoped_release release;
   return ssmp3d::orpm_readout_cpu(
@@ -216,7 +275,9 @@ ssmp3d::DecodeOutputs decode_outputs(std::uintptr_t coords, std::uintptr_t score
 py::tuple decode_cpu_py(std::uintptr_t heatmaps, std::uintptr_t tags, std::uintptr_t orpm,
                         int64_t B, int64_t K, int64_t H, int64_t W, int64_t D,
                         double det_threshold, int64_t radius, int64_t max_candidates,
-                        double tag_threshold, int64_t min_joints, int64_t max_people, bool naive,
+                        double tag_threshold, int grouping, double geometry_weight,
+                        int person_score, double min_person_score, int64_t min_joints,
+                        int64_t max_people, std::uintptr_t path, int readout_mode,
                         double readout_threshold, double readout_min_dist, bool refine,
                         std::uintptr_t skeleton_table, int64_t neck, int64_t pelvis,
                         std::uintptr_t mean_bones, std::uintptr_t coords, std::uintptr_t scores,
@@ -224,7 +285,7 @@ py::tuple decode_cpu_py(std::uintptr_t heatmaps, std::uintptr_t tags, std::uintp
                         std::uintptr_t rule, std::uintptr_t joint, std::uintptr_t person_scores,
                         std::uintptr_t tags_out, std::uintptr_t num_people, int num_threads) {
   check_sizes("decode_cpu", {B, K, H, W, D, max_candidates, max_people});
-  check_ptrs("decode_cpu", {heatmaps, tags, orpm, skeleton_table, mean_bones, coords, scores,
+  check_ptrs("decode_cpu", {heatmaps, tags, skeleton_table, mean_bones, coords, scores,
                             detected, peaks, joints3d, rule, joint, person_scores, tags_out,
                             num_people});
   if (radius < 0 || num_threads < 0)
@@ -232,12 +293,18 @@ py::tuple decode_cpu_py(std::uintptr_t heatmaps, std::uintptr_t tags, std::uintp
   if (K * max_candidates >= (int64_t{1} << 31))
     throw py::value_error("decode_cpu: K * max_candidates must be < 2**31");
   const auto sk = skeleton_tables("decode_cpu", skeleton_table, K, neck, pelvis);
+  if (readout_mode < 0 || readout_mode > 2 || (readout_mode != 2 && !orpm))
+    throw py::value_error("decode_cpu: readout_mode must be 0 (full), 1 (naive) or 2 (none); "
+                          "the first two need orpm");
   ssmp3d::DecodeParams p;
   p.det_threshold = det_threshold;
   p.radius = radius;
   p.refine = refine;
-  p.group = ssmp3d::GroupParams{K, max_candidates, D, neck, tag_threshold, min_joints, max_people};
-  p.readout = ssmp3d::ReadoutParams{naive, ssmp3d::threshold_as<float>(readout_threshold),
+  p.group = group_params("decode_cpu", K, max_candidates, D, neck, tag_threshold, grouping,
+                         geometry_weight, person_score, min_person_score, min_joints, max_people,
+                         path, sk.parents, sk.topo, W);
+  p.readout = ssmp3d::ReadoutParams{readout_mode == 1, readout_mode == 2,
+                                    ssmp3d::threshold_as<float>(readout_threshold),
                                     readout_min_dist};
   const auto out = decode_outputs(coords, scores, detected, peaks, joints3d, rule, joint,
                                   person_scores, tags_out, num_people);
@@ -255,9 +322,10 @@ py::tuple decode_candidates_cpu_py(
     std::uintptr_t scores_in, std::uintptr_t indices, std::uintptr_t counts, std::uintptr_t flags,
     std::uintptr_t tags_at, std::uintptr_t orpm_at, std::uintptr_t refine,
     std::uintptr_t gather_start, std::uintptr_t gather_slot, int64_t B, int64_t K, int64_t H,
-    int64_t W, int64_t D, int64_t max_candidates, double tag_threshold, int64_t min_joints,
-    int64_t max_people, bool naive, double readout_threshold, double readout_min_dist,
-    bool refine_on, std::uintptr_t skeleton_table, int64_t neck, int64_t pelvis,
+    int64_t W, int64_t D, int64_t max_candidates, double tag_threshold, int grouping,
+    double geometry_weight, int person_score, double min_person_score, int64_t min_joints,
+    int64_t max_people, std::uintptr_t path, int readout_mode, double readout_threshold,
+    double readout_min_dist, bool refine_on, std::uintptr_t skeleton_table, int64_t neck, int64_t pelvis,
     std::uintptr_t mean_bones, std::uintptr_t coords, std::uintptr_t scores,
     std::uintptr_t detected, std::uintptr_t peaks, std::uintptr_t joints3d, std::uintptr_t rule,
     std::uintptr_t joint, std::uintptr_t person_scores, std::uintptr_t tags_out,
@@ -271,7 +339,9 @@ py::tuple decode_candidates_cpu_py(
   if (K * max_candidates >= (int64_t{1} << 31))
     throw py::value_error("decode_candidates_cpu: K * max_candidates must be < 2**31");
   const auto sk = skeleton_tables("decode_candidates_cpu", skeleton_table, K, neck, pelvis);
-  // The gather lists must cover every read the read-out can make.
+  if (readout_mode < 0 || readout_mode > 2)
+    throw py::value_error("decode_candidates_cpu: readout_mode must be 0 (full), 1 (naive) or 2 (none)");
+  // The gather lists must cover every read the read-out can make (none without a read-out).
   const auto* start = as_ptr<const int32_t>(gather_start);
   const auto* slot = as_ptr<const int32_t>(gather_slot);
   if (start[0] != 0) throw py::value_error("decode_candidates_cpu: gather_start[0] must be 0");
@@ -281,14 +351,17 @@ py::tuple decode_candidates_cpu_py(
   for (int64_t m = 0; m < K; ++m)
     for (int64_t l = 0; l < K; ++l) {
       const int32_t e = slot[m * K + l];
-      const bool needed = sk.sets[m * K + l] != 0 || m == l;
+      const bool needed = readout_mode != 2 && (sk.sets[m * K + l] != 0 || m == l);
       if (e >= start[l + 1] - start[l] || e < -1 || (needed && e < 0))
         throw py::value_error("decode_candidates_cpu: gather_slot does not cover the read-out sets");
     }
   ssmp3d::DecodeParams p;
   p.refine = refine_on;
-  p.group = ssmp3d::GroupParams{K, max_candidates, D, neck, tag_threshold, min_joints, max_people};
-  p.readout = ssmp3d::ReadoutParams{naive, ssmp3d::threshold_as<float>(readout_threshold),
+  p.group = group_params("decode_candidates_cpu", K, max_candidates, D, neck, tag_threshold,
+                         grouping, geometry_weight, person_score, min_person_score, min_joints,
+                         max_people, path, sk.parents, sk.topo, W);
+  p.readout = ssmp3d::ReadoutParams{readout_mode == 1, readout_mode == 2,
+                                    ssmp3d::threshold_as<float>(readout_threshold),
                                     readout_min_dist};
   ssmp3d::CandidateTables c;
   c.scores = as_ptr<const float>(scores_in);
@@ -354,12 +427,15 @@ Returns the number of NaN values in the heatmaps (outputs undefined if > 0).)doc
         py::arg("orpm_at_ptr"), py::arg("num_threads"),
         "Fused NMS + gather of float32 maps; returns the NaN counts (heatmaps, tags, orpm).");
   m.def("group_candidates_cpu", &group_candidates_cpu_py, py::arg("scores_ptr"),
-        py::arg("tags_ptr"), py::arg("counts_ptr"), py::arg("B"), py::arg("K"), py::arg("M"),
-        py::arg("D"), py::arg("neck"), py::arg("tag_threshold"), py::arg("min_joints"),
-        py::arg("max_people"), py::arg("assignment_ptr"), py::arg("person_scores_ptr"),
+        py::arg("tags_ptr"), py::arg("counts_ptr"), py::arg("indices_ptr"), py::arg("B"),
+        py::arg("K"), py::arg("M"), py::arg("D"), py::arg("neck"), py::arg("tag_threshold"),
+        py::arg("grouping"), py::arg("geometry_weight"), py::arg("person_score"),
+        py::arg("min_person_score"), py::arg("min_joints"), py::arg("max_people"),
+        py::arg("path_ptr"), py::arg("parents_ptr"), py::arg("order_ptr"), py::arg("W"),
+        py::arg("assignment_ptr"), py::arg("person_scores_ptr"),
         py::arg("person_tags_ptr"), py::arg("num_formed_ptr"), py::arg("kept_ptr"),
         py::arg("num_kept_ptr"), py::arg("num_threads"),
-        "Greedy grouping (DESIGN.md 6.3) of candidate tables, fixed-size outputs.");
+        "Grouping (DESIGN.md 6.3: paper greedy or assignment) of candidate tables, fixed-size outputs.");
   m.def("orpm_readout_cpu", &orpm_readout_cpu_py, py::arg("orpm_ptr"), py::arg("positions_ptr"),
         py::arg("scores_ptr"), py::arg("detected_ptr"), py::arg("num_formed_ptr"),
         py::arg("people_ptr"), py::arg("num_people_ptr"), py::arg("B"), py::arg("Q"), py::arg("P"),
@@ -371,7 +447,9 @@ Returns the number of NaN values in the heatmaps (outputs undefined if > 0).)doc
   m.def("decode_cpu", &decode_cpu_py, py::arg("heatmaps_ptr"), py::arg("tags_ptr"),
         py::arg("orpm_ptr"), py::arg("B"), py::arg("K"), py::arg("H"), py::arg("W"), py::arg("D"),
         py::arg("det_threshold"), py::arg("radius"), py::arg("max_candidates"),
-        py::arg("tag_threshold"), py::arg("min_joints"), py::arg("max_people"), py::arg("naive"),
+        py::arg("tag_threshold"), py::arg("grouping"), py::arg("geometry_weight"),
+        py::arg("person_score"), py::arg("min_person_score"), py::arg("min_joints"),
+        py::arg("max_people"), py::arg("path_ptr"), py::arg("readout_mode"),
         py::arg("readout_threshold"), py::arg("readout_min_dist"), py::arg("refine"),
         py::arg("skeleton_table_ptr"), py::arg("neck"), py::arg("pelvis"),
         py::arg("mean_bones_ptr"), py::arg("coords_ptr"), py::arg("scores_ptr"),
@@ -384,7 +462,9 @@ Returns the number of NaN values in the heatmaps (outputs undefined if > 0).)doc
         py::arg("tags_at_ptr"), py::arg("orpm_at_ptr"), py::arg("refine_ptr"),
         py::arg("gather_start_ptr"), py::arg("gather_slot_ptr"), py::arg("B"), py::arg("K"),
         py::arg("H"), py::arg("W"), py::arg("D"), py::arg("max_candidates"),
-        py::arg("tag_threshold"), py::arg("min_joints"), py::arg("max_people"), py::arg("naive"),
+        py::arg("tag_threshold"), py::arg("grouping"), py::arg("geometry_weight"),
+        py::arg("person_score"), py::arg("min_person_score"), py::arg("min_joints"),
+        py::arg("max_people"), py::arg("path_ptr"), py::arg("readout_mode"),
         py::arg("readout_threshold"), py::arg("readout_min_dist"), py::arg("refine"),
         py::arg("skeleton_table_ptr"), py::arg("neck"), py::arg("pelvis"),
         py::arg("mean_bones_ptr"), py::arg("coords_ptr"), py::arg("scores_ptr"),

@@ -68,11 +68,17 @@ int finish_image(const DecodeParams& params, const SkeletonTables& skeleton,
   const GroupParams& gp = params.group;
   const int64_t K = gp.K, M = gp.M, D = gp.D, P = gp.max_people, HW = H * W;
   // Group.
-  group_image(gp, c.scores, c.tags, c.counts, s.group_scratch, s.grouping);
+  group_image(gp, c.scores, c.tags, c.counts, c.indices, s.group_scratch, s.grouping);
   const Grouping& g = s.grouping;
   const int64_t n = static_cast<int64_t>(g.kept.size());
-  // Read out (every formed person takes part in the validity test).
-  if (n > 0) {
+  // Read out (every formed person takes part in the validity test); 2D-only
+  // decoding gives the people NaN 3D joints and no read-out rule.
+  if (n > 0 && params.readout.none) {
+    std::fill(out.joints3d + b * P * K * 3, out.joints3d + (b * P + n) * K * 3,
+              std::numeric_limits<float>::quiet_NaN());
+    std::fill(out.rule + b * P * K, out.rule + (b * P + n) * K, int8_t{kRuleNone});
+    std::fill(out.joint + b * P * K, out.joint + (b * P + n) * K, int16_t{-1});
+  } else if (n > 0) {
     const int64_t Q = g.Q;
     s.pos.assign(Q * K * 2, 0);
     s.jscores.assign(Q * K, 0.0f);
@@ -197,7 +203,7 @@ DecodeStatus decode_cpu(const float* heatmaps, const float* tags, const float* o
       c.tags = s.tags.data();
       c.heat = hm;
       kind = finish_image(params, skeleton, mean_bones, c,
-                          OrpmSource{orpm + b * K * 3 * HW, H, W}, b, H, W, s, out);
+                          OrpmSource{orpm ? orpm + b * K * 3 * HW : nullptr, H, W}, b, H, W, s, out);
     } else {
       pad_image(params, b, out);
     }

@@ -1,10 +1,10 @@
 // The fused CPU decoder (backend "cpu", DESIGN.md section 6): heatmaps to 3D
 // people in one call, equal to the Python reference decoder
-// (ssmp3d/decode/reference.py). No libtorch.
+// (ssmp3d/decoding/reference.py). No libtorch.
 //
 // Per image: NMS of each joint's heatmap (heatmap_nms_slice<float>), tags
-// gathered at the peaks (float32 values used in float64), greedy grouping
-// (grouping.h), ORPM read-out reading the maps only at the chosen locations
+// gathered at the peaks (float32 values used in float64), grouping
+// (grouping.h: the paper's greedy or the assignment strategy), ORPM read-out reading the maps only at the chosen locations
 // (readout.h), quarter-pixel refinement of the 2D output, fixed-size outputs.
 #pragma once
 
@@ -48,7 +48,8 @@ struct DecodeStatus {
 };
 
 /// heatmaps [B, K, H, W], tags [B, K, D, H, W], orpm [B, K, 3, H, W]:
-/// contiguous float32. mean_bones [K, 3] float32 metres. Images are split
+/// contiguous float32 (orpm null when params.readout.none: 2D only, the
+/// people's joints3d NaN and rules kRuleNone). mean_bones [K, 3] float32 metres. Images are split
 /// across threads (num_threads: 0 = hardware concurrency).
 DecodeStatus decode_cpu(const float* heatmaps, const float* tags, const float* orpm, int64_t B,
                         int64_t H, int64_t W, const DecodeParams& params,

@@ -52,8 +52,52 @@ inline bool ranks_before(double a, double b) {
 
 }  // namespace
 
+namespace {
+
+// Person scores from the float64 score sums (held in out.score), then the
+// kept subset: min_joints, min_person_score (0 drops nobody; NaN scores pass),
+// max_people by score (ties in creation order). grouping.py: _finish.
+void finish_grouping(const GroupParams& p, Grouping& out) {
+  for (int64_t q = 0; q < out.Q; ++q)
+    out.score[q] = out.score[q] / static_cast<double>(p.person_score == kScoreAll ? p.K : out.num_joints[q]);
+  out.kept.clear();
+  for (int64_t q = 0; q < out.Q; ++q)
+    if (out.num_joints[q] >= p.min_joints &&
+        (p.min_person_score <= 0 || !(out.score[q] < p.min_person_score)))
+      out.kept.push_back(static_cast<int32_t>(q));
+  std::stable_sort(out.kept.begin(), out.kept.end(), [&](int32_t a, int32_t b) {
+    return ranks_before(out.score[a], out.score[b]);
+  });
+  if (static_cast<int64_t>(out.kept.size()) > p.max_people) out.kept.resize(p.max_people);
+}
+
+void group_assign(const GroupParams& p, const float* scores, const double* tags,
+                  const int32_t* counts, const int64_t* indices, GroupScratch& s, Grouping& out) {
+  const int64_t K = p.K, M = p.M, D = p.D;
+  s.clamped.resize(K);
+  for (int64_t k = 0; k < K; ++k)
+    s.clamped[k] = static_cast<int32_t>(std::min<int64_t>(std::max<int32_t>(counts[k], 0), M));
+  group_by_assignment(K, M, D, p.W, p.tree, p.tag_threshold, p.geometry_weight, p.max_people,
+                      scores, tags, s.clamped.data(), indices, s.assign);
+  const AssignPeople& P = s.assign.people;
+  out.Q = P.Q;
+  out.assignment.assign(P.rows.begin(), P.rows.end());
+  out.score.assign(P.score_sum.begin(), P.score_sum.end());
+  out.num_joints.assign(P.count.begin(), P.count.end());
+  out.tag.resize(P.Q * D);
+  for (int64_t q = 0; q < P.Q; ++q)
+    for (int64_t d = 0; d < D; ++d) out.tag[q * D + d] = P.tag_sum[q * D + d] / static_cast<double>(P.count[q]);
+  finish_grouping(p, out);
+}
+
+}  // namespace
+
 void group_image(const GroupParams& p, const float* scores, const double* tags,
-                 const int32_t* counts, GroupScratch& s, Grouping& out) {
+                 const int32_t* counts, const int64_t* indices, GroupScratch& s, Grouping& out) {
+  if (p.strategy == kGroupAssign) {
+    group_assign(p, scores, tags, counts, indices, s, out);
+    return;
+  }
   const int64_t K = p.K, M = p.M, D = p.D;
   // ---- candidates in global order
   s.keys.clear();
@@ -141,7 +185,7 @@ void group_image(const GroupParams& p, const float* scores, const double* tags,
       if (best == N) break;
       g = best;
     }
-    out.score.push_back(score_sum / static_cast<double>(count));
+    out.score.push_back(score_sum);  // the sum; finish_grouping divides
     out.tag.insert(out.tag.end(), s.ref.begin(), s.ref.end());
     out.num_joints.push_back(static_cast<int32_t>(count));
   };
@@ -156,16 +200,12 @@ void group_image(const GroupParams& p, const float* scores, const double* tags,
   for (int64_t g = 0; g < N; ++g)
     if (s.is_free[g]) grow(g);
 
-  for (int64_t q = 0; q < out.Q; ++q)
-    if (out.num_joints[q] >= p.min_joints) out.kept.push_back(static_cast<int32_t>(q));
-  std::stable_sort(out.kept.begin(), out.kept.end(), [&](int32_t a, int32_t b) {
-    return ranks_before(out.score[a], out.score[b]);
-  });
-  if (static_cast<int64_t>(out.kept.size()) > p.max_people) out.kept.resize(p.max_people);
+  finish_grouping(p, out);
 }
 
 void group_candidates_cpu(const GroupParams& p, int64_t B, const float* scores,
-                          const double* tags, const int32_t* counts, int64_t* assignment,
+                          const double* tags, const int32_t* counts, const int64_t* indices,
+                          int64_t* assignment,
                           double* person_scores, double* person_tags, int32_t* num_formed,
                           int64_t* kept, int32_t* num_kept, int num_threads) {
   const int64_t K = p.K, M = p.M, D = p.D, Qcap = K * M, P = p.max_people;
@@ -174,7 +214,8 @@ void group_candidates_cpu(const GroupParams& p, int64_t B, const float* scores,
     Grouping g;
   };
   parallel_items<Scratch>(B, thread_count(num_threads, B), [&](int64_t b, Scratch& w) {
-    group_image(p, scores + b * K * M, tags + b * K * M * D, counts + b * K, w.s, w.g);
+    group_image(p, scores + b * K * M, tags + b * K * M * D, counts + b * K,
+                indices ? indices + b * K * M : nullptr, w.s, w.g);
     const Grouping& g = w.g;
     int64_t* a = assignment + b * Qcap * K;
     std::copy(g.assignment.begin(), g.assignment.end(), a);

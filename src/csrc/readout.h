@@ -1,5 +1,5 @@
 // ORPM read-out of 3D poses on the CPU (DESIGN.md section 6.4; the exact
-// specification is the Python reference ssmp3d/decode/readout.py).
+// specification is the Python reference ssmp3d/decoding/readout.py).
 //
 // A detected joint l of person q is a valid read-out location for map m iff
 // score > float32(readout_threshold) and no detected joint l' of another
@@ -17,7 +17,7 @@
 
 namespace ssmp3d {
 
-/// Read-out rule codes, equal to ssmp3d.decode.ReadoutRule.
+/// Read-out rule codes, equal to ssmp3d.decoding.ReadoutRule.
 enum ReadoutRuleCode : int8_t {
   kRuleNone = -1, kRuleOwn = 0, kRuleLimb = 1, kRuleNeck = 2, kRulePelvis = 3, kRuleMean = 4,
   kRuleRoot = 5,
@@ -44,6 +44,7 @@ struct SkeletonTables {
 
 struct ReadoutParams {
   bool naive = false;
+  bool none = false;               // 2D-only decoding: no read-out (decoders only)
   float readout_threshold = 0.1f;  // already rounded to float32 (threshold_as<float>)
   double readout_min_dist = 3.0;
 };

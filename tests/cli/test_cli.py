@@ -70,7 +70,7 @@ def test_bad_input_exits_2_with_one_line(args, needle):
 
 def test_unbuilt_backend_is_a_clean_error(capsys):
     # The python backend is always there; asking for another that is not built is a one-line error.
-    from ssmp3d.decode.api import available_backends
+    from ssmp3d.decoding.api import available_backends
 
     missing = [b for b in ("cpu", "cuda") if b not in available_backends()]
     if not missing:

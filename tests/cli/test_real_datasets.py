@@ -15,7 +15,7 @@ cv2 = pytest.importorskip("cv2")
 
 
 def _backend() -> str:
-    from ssmp3d.decode import available_backends
+    from ssmp3d.decoding import available_backends
 
     return "cpu" if "cpu" in available_backends() else "python"
 

@@ -16,7 +16,7 @@ from ssmp3d.data.frames import DatasetError  # noqa: E402
 from ssmp3d.data.h36m import (ACTIONS, JOINT_NAMES, JOINT_PERMUTATION, SOURCE_JOINTS,  # noqa: E402
                               Human36MDataset, camera_from_json)
 from ssmp3d.data.letterbox import letterbox_scene  # noqa: E402
-from ssmp3d.decode import DecodeConfig, decode  # noqa: E402
+from ssmp3d.decoding import DecodeConfig, decode  # noqa: E402
 from ssmp3d.encode import TargetConfig, encode_batch  # noqa: E402
 from ssmp3d.eval import EvalConfig, Evaluator  # noqa: E402
 from ssmp3d.geometry import MapTransform, letterbox_affine  # noqa: E402

@@ -181,7 +181,7 @@ def test_index_parses_each_skeleton_file_once(tmp_path, monkeypatch):
 
 
 def test_oracle_round_trip_under_one_millimetre(tmp_path):
-    from ssmp3d.decode import available_backends
+    from ssmp3d.decoding import available_backends
     from ssmp3d.eval.frames import FrameEvalConfig, oracle_frames
 
     for seq in PANOPTIC_SEQUENCES:

@@ -9,7 +9,7 @@ import pytest
 
 from ssmp3d import PANOPTIC19
 from ssmp3d.data.synthetic import SceneConfig, sample_scenes
-from ssmp3d.decode import decode
+from ssmp3d.decoding import decode
 from ssmp3d.encode import TargetConfig
 from ssmp3d.eval import EvalConfig, Evaluator
 from ssmp3d.eval.groups import GroupedEvaluator, format_groups

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from ssmp3d.data.scene import Scene
-from ssmp3d.decode.types import DecodeResult, Person, ReadoutRule
+from ssmp3d.decoding.types import DecodeResult, Person, ReadoutRule
 from ssmp3d.eval import (
     PANOPTIC_PROTOCOL_JOINTS, RULE_NAMES, EvalConfig, EvalReport, Evaluator, combine_reports, evaluate,
     format_table1, json_safe,

@@ -9,7 +9,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ssmp3d.decode import ReadoutRule
+from ssmp3d.decoding import ReadoutRule
 from ssmp3d.ops import _reference, orpm_readout, skeleton_table
 from ssmp3d.ops._ext import has_cpu_ext, has_cuda_ext, load_cuda
 from ssmp3d.ops.readout import CUDA_MAX_JOINTS

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ssmp3d.decode import Person
+from ssmp3d.decoding import Person
 from ssmp3d.predict import ImagePoses
 from ssmp3d.predict.draw import PALETTE, draw_overlay, pose3d_image, side_by_side
 from ssmp3d.skeleton import PANOPTIC19

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from ssmp3d.decode import DecodeConfig
+from ssmp3d.decoding import DecodeConfig
 from ssmp3d.predict import ImagePoses, PredictOptions, Predictor, run_predict
 
 cv2 = pytest.importorskip("cv2")

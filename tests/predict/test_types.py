@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from ssmp3d.decode import Person
+from ssmp3d.decoding import Person
 from ssmp3d.predict import ImagePoses
 from ssmp3d.skeleton import H36M17, PANOPTIC19
 

@@ -23,8 +23,8 @@ import torch
 
 from . import __version__
 from .data.synthetic import SceneConfig, sample_scenes
-from .decode import DecodeConfig, decode
-from .decode.types import BACKENDS
+from .decoding import DecodeConfig, decode
+from .decoding.types import BACKENDS
 from .encode import TargetConfig
 from .geometry import MapTransform
 from .oracle import stack_maps
@@ -169,7 +169,7 @@ def copy_bandwidth(device: torch.device, nbytes: int = 1 << 28, repeat: int = 20
 def _bench_cuda_stage(maps, people: int, batch: int, config: BenchConfig, skeleton: Skeleton) -> dict:
     """Device time of the fused NMS + gather kernel alone beside its floor: the bytes the
     heatmaps occupy over the measured copy bandwidth (CUDA events, median)."""
-    from .decode.cuda import gather_lists, launch_gather
+    from .decoding.cuda import gather_lists, launch_gather
 
     dev = torch.device("cuda")
     heat, tags, orpm = (m.to(dev) for m in maps)

@@ -4,7 +4,7 @@ What is exported is :class:`InferenceNet`: the network's last stack as
 three tensors, ``images [B, 3, S, S]`` (normalised RGB, see
 :func:`ssmp3d.data.dataset.normalize_image`) to ``heatmaps [B, K, S/4, S/4]``,
 ``tags [B, K, D, S/4, S/4]`` and ``orpm [B, K, 3, S/4, S/4]`` (metres),
-which any decoder backend takes (:func:`ssmp3d.decode.decode`). The batch
+which any decoder backend takes (:func:`ssmp3d.decoding.decode`). The batch
 dimension is dynamic (``batch``, 1 to :data:`MAX_BATCH`); the input side
 is fixed to the checkpoint's.
 

@@ -17,7 +17,7 @@ import torch
 
 from .data.scene import Scene
 from .data.synthetic import SceneConfig, sample_scenes
-from .decode import DecodeConfig, DecodeResult, decode
+from .decoding import DecodeConfig, DecodeResult, decode
 from .encode import TargetConfig, encode_batch
 from .eval import EvalConfig, Evaluator
 from .geometry import MapTransform

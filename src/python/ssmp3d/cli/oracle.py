@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from ..decode import DecodeConfig
-from ..decode.types import BACKENDS, READOUTS
+from ..decoding import DecodeConfig
+from ..decoding.types import BACKENDS, READOUTS
 from ..eval.frames import FrameEvalConfig, oracle_frames
 from ..eval.groups import format_groups
 from ..oracle import OracleConfig, run_oracle

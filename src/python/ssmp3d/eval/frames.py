@@ -26,7 +26,7 @@ import torch
 
 from ..data.frames import DatasetError, FrameDataset
 from ..data.letterbox import letterbox, letterbox_scene
-from ..decode import DecodeConfig, decode
+from ..decoding import DecodeConfig, decode
 from ..encode import TargetConfig
 from ..geometry import MapTransform, letterbox_affine
 from .groups import GroupedEvaluator

@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from ..data.scene import Scene
-from ..decode.types import Person
+from ..decoding.types import Person
 from ..skeleton import PANOPTIC19, Skeleton
 from .metrics import EvalConfig, EvalReport, Evaluator
 from .report import combine_reports, format_table1, json_safe

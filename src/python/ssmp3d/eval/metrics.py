@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..data.scene import Scene
-from ..decode.types import DecodeResult, Person, ReadoutRule
+from ..decoding.types import DecodeResult, Person, ReadoutRule
 from ..skeleton import PANOPTIC19, Skeleton
 from .matching import match_people
 from .report import format_report, json_safe

@@ -12,7 +12,7 @@ import importlib
 from types import ModuleType
 
 #: Version of the raw-pointer interface these Python wrappers expect.
-ABI_VERSION = 3
+ABI_VERSION = 4
 
 _BUILD_HINT = (
     "build it with `pip install .` (or, for a development tree, "

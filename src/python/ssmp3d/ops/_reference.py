@@ -126,12 +126,18 @@ def nms_gather(
     return scores, indices, counts, tags_at, orpm_at
 
 
-def group_candidates(scores, tags, counts, neck: int, tag_threshold: float, min_joints: int, max_people: int):
-    """Batched, fixed-size wrapper of :func:`ssmp3d.decode.grouping.group_candidates`.
+def group_candidates(scores, tags, counts, neck: int, tag_threshold: float, min_joints: int, max_people: int,
+                     grouping: str = "paper", indices=None, width: int = 0, tree=None, geometry_weight: float = 0.3,
+                     person_score: str = "detected", min_person_score: float = 0.0):
+    """Batched, fixed-size wrapper of :func:`ssmp3d.decoding.grouping.group_candidates`.
 
     Args:
         scores: ``[B, K, M]`` float32; tags: ``[B, K, M, D]`` float64 (or
             ``[B, K, M]``); counts: ``[B, K]`` integers in ``[0, M]`` (numpy).
+        grouping, geometry_weight, person_score, min_person_score: As
+            :class:`~ssmp3d.decoding.DecodeConfig`.
+        indices, width, tree: ``"assign"`` only: ``[B, K, M]`` flat pixel
+            indices, the map width and the :class:`~ssmp3d.bones.TreeGeometry`.
 
     Returns:
         numpy ``assignment [B, K*M, K]`` int64, ``person_scores [B, K*M]``
@@ -140,15 +146,17 @@ def group_candidates(scores, tags, counts, neck: int, tag_threshold: float, min_
     """
     import numpy as np
 
-    from ..decode.grouping import group_candidates as group_one
-    from ..decode.types import DecodeConfig
+    from ..decoding.grouping import group_candidates as group_one
+    from ..decoding.types import DecodeConfig
 
     scores = np.asarray(scores, dtype=np.float32)
     tags = np.asarray(tags, dtype=np.float64)
     tags = tags[..., None] if tags.ndim == 3 else tags
     b, k, m = scores.shape
     d, q = tags.shape[3], k * m
-    cfg = DecodeConfig(tag_threshold=tag_threshold, min_joints=min_joints, max_people=max_people)
+    cfg = DecodeConfig(tag_threshold=tag_threshold, min_joints=min_joints, max_people=max_people, grouping=grouping,
+                       geometry_weight=geometry_weight, person_score=person_score,
+                       min_person_score=min_person_score)
     assignment = np.full((b, q, k), -1, np.int64)
     person_scores = np.zeros((b, q), np.float64)
     person_tags = np.zeros((b, q, d), np.float64)
@@ -156,7 +164,11 @@ def group_candidates(scores, tags, counts, neck: int, tag_threshold: float, min_
     kept = np.full((b, max_people), -1, np.int64)
     num_kept = np.zeros(b, np.int32)
     for i in range(b):
-        g = group_one(scores[i], tags[i], np.asarray(counts)[i], neck, cfg)
+        xy = None
+        if grouping == "assign":
+            idx = np.asarray(indices)[i]
+            xy = np.stack([idx % width, idx // width], axis=-1).astype(np.float64)
+        g = group_one(scores[i], tags[i], np.asarray(counts)[i], neck, cfg, xy=xy, tree=tree)
         n = g.num_formed
         assignment[i, :n], person_scores[i, :n], person_tags[i, :n] = g.assignment, g.scores, g.tags
         num_formed[i], num_kept[i] = n, g.kept.shape[0]
@@ -166,7 +178,7 @@ def group_candidates(scores, tags, counts, neck: int, tag_threshold: float, min_
 
 def orpm_readout(orpm, positions, scores, detected, num_formed, people, num_people, skeleton, readout: str,
                  readout_threshold: float, readout_min_dist: float, mean_bones):
-    """Batched, fixed-size wrapper of :func:`ssmp3d.decode.readout.readout`.
+    """Batched, fixed-size wrapper of :func:`ssmp3d.decoding.readout.readout`.
 
     Args (numpy): ``orpm [B, K, 3, H, W]``, ``positions [B, Q, K, 2]``,
     ``scores [B, Q, K]`` float32, ``detected [B, Q, K]`` bool, ``num_formed
@@ -181,8 +193,8 @@ def orpm_readout(orpm, positions, scores, detected, num_formed, people, num_peop
     """
     import numpy as np
 
-    from ..decode.readout import readout as readout_one
-    from ..decode.types import DecodeConfig
+    from ..decoding.readout import readout as readout_one
+    from ..decoding.types import DecodeConfig
 
     b, k = orpm.shape[:2]
     p = people.shape[1]
@@ -211,7 +223,7 @@ def nms_gather_tables(
             orpm: ``[B, K, 3, H, W]``. Floating CPU tensors (read as float32).
         threshold, radius, max_candidates: As :func:`heatmap_nms`.
         start: ``[K + 1]`` gather-list offsets; maps: ``[T]`` map ids
-            (``ssmp3d.decode.cuda.GatherLists``).
+            (``ssmp3d.decoding.cuda.GatherLists``).
 
     Returns:
         numpy arrays: ``scores [B, K, M]`` float32, ``indices [B, K, M]``

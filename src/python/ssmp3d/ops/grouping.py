@@ -1,8 +1,8 @@
-"""Greedy grouping of candidate tables (DESIGN.md section 6.3): the checked public op.
+"""Grouping of candidate tables (DESIGN.md section 6.3): the checked public op.
 
-:func:`group_candidates` runs the C++ grouper on a batch of candidate tables
+:func:`group_candidates` runs the C++ grouper (either strategy) on a batch of candidate tables
 (e.g. the output of :func:`ssmp3d.ops.nms_gather`). Its results equal the
-Python specification :func:`ssmp3d.decode.grouping.group_candidates` image by
+Python specification :func:`ssmp3d.decoding.grouping.group_candidates` image by
 image (batched twin: :func:`ssmp3d.ops._reference.group_candidates`). Also
 the custom op ``torch.ops.ssmp3d.group_candidates`` (fixed output shapes).
 
@@ -17,6 +17,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from ..bones import TreeGeometry, tree_geometry
+from ..skeleton import Skeleton
 from . import _args
 from ._ext import load_cpu
 from .heatmap_nms import MAX_CANDIDATES
@@ -26,7 +28,12 @@ __all__ = ["group_candidates"]
 _MAX_PEOPLE = 4096
 
 
-def _check(scores, tags, counts, neck, tag_threshold, min_joints, max_people):
+_GROUPINGS = ("paper", "assign")
+_PERSON_SCORES = {"detected": 0, "all": 1}
+
+
+def _check(scores, tags, counts, neck, tag_threshold, min_joints, max_people, grouping, indices, width,
+           tree, geometry_weight, person_score, min_person_score):
     sc = _args.array("scores", scores, "float", (3,), np.float32)
     b, k, m = sc.shape
     if sc.size == 0:
@@ -52,10 +59,31 @@ def _check(scores, tags, counts, neck, tag_threshold, min_joints, max_people):
     thr = _args.real("tag_threshold", tag_threshold, 0.0, strict=True)
     min_joints = _args.integer("min_joints", min_joints, 1)
     max_people = _args.integer("max_people", max_people, 1, _MAX_PEOPLE)
-    return sc, tg, ct.astype(np.int32), neck, thr, min_joints, max_people
+    if not isinstance(grouping, str) or grouping not in _GROUPINGS:
+        raise ValueError(f"grouping: expected one of {_GROUPINGS}, got {grouping!r}")
+    if not isinstance(person_score, str) or person_score not in _PERSON_SCORES:
+        raise ValueError(f"person_score: expected one of {tuple(_PERSON_SCORES)}, got {person_score!r}")
+    weight = _args.real("geometry_weight", geometry_weight, 0.0)
+    min_score = _args.real("min_person_score", min_person_score, 0.0)
+    idx, w = None, 0
+    if grouping == "assign":
+        if indices is None or width is None or tree is None:
+            raise ValueError("grouping 'assign' needs indices, width and skeleton (candidate pixels and the tree)")
+        if m > 256:
+            raise ValueError(f"scores: grouping 'assign' takes M <= 256 candidates per joint, got shape {list(sc.shape)}")
+        idx = _args.array("indices", indices, "int", (3,), np.int64)
+        _args.shape("indices", idx, (b, k, m), "[B, K, M] from scores")
+        w = _args.integer("width", width, 1)
+        if ((idx < 0) & live).any():
+            raise ValueError("indices: expected flat pixel indices >= 0 within counts")
+        if tree.parents.shape[0] != k:
+            raise ValueError(f"skeleton: expected K = {k} joints (from scores), got {tree.parents.shape[0]}")
+    return (sc, tg, ct.astype(np.int32), idx, neck, thr, min_joints, max_people, grouping, w, tree, weight,
+            person_score, min_score)
 
 
-def _run(sc, tg, ct, neck, thr, min_joints, max_people, num_threads):
+def _run(sc, tg, ct, idx, neck, thr, min_joints, max_people, grouping, width, tree, weight, person_score,
+         min_score, num_threads):
     b, k, m = sc.shape
     d = tg.shape[3]
     q = k * m
@@ -65,11 +93,30 @@ def _run(sc, tg, ct, neck, thr, min_joints, max_people, num_threads):
     num_formed = np.empty((b,), np.int32)
     kept = np.empty((b, max_people), np.int64)
     num_kept = np.empty((b,), np.int32)
+    assign = grouping == "assign"
+    path = tree.path if assign else None
+    parents = np.ascontiguousarray(tree.parents) if assign else None
+    order = np.ascontiguousarray(tree.order) if assign else None
     load_cpu().group_candidates_cpu(
-        sc.ctypes.data, tg.ctypes.data, ct.ctypes.data, b, k, m, d, neck, thr, min_joints, max_people,
-        assignment.ctypes.data, person_scores.ctypes.data, person_tags.ctypes.data, num_formed.ctypes.data,
-        kept.ctypes.data, num_kept.ctypes.data, num_threads)
+        sc.ctypes.data, tg.ctypes.data, ct.ctypes.data, idx.ctypes.data if assign else 0, b, k, m, d, neck, thr,
+        int(assign), weight, _PERSON_SCORES[person_score], min_score, min_joints, max_people,
+        path.ctypes.data if assign else 0, parents.ctypes.data if assign else 0,
+        order.ctypes.data if assign else 0, width, assignment.ctypes.data, person_scores.ctypes.data,
+        person_tags.ctypes.data, num_formed.ctypes.data, kept.ctypes.data, num_kept.ctypes.data, num_threads)
     return assignment, person_scores, person_tags, num_formed, kept, num_kept
+
+
+def _tree(skeleton_table, mean_bones):
+    """The grouping tree of a custom-op call (None when not given)."""
+    if skeleton_table is None:
+        return None
+    table = np.ascontiguousarray(skeleton_table.detach().cpu().numpy(), dtype=np.int64)
+    k = table.shape[1] if table.ndim == 2 else -1
+    if table.shape != (2 + 2 * k, k):
+        raise ValueError(f"skeleton_table: expected [2 + 2K, K], got {list(table.shape)}")
+    if mean_bones is None:
+        raise ValueError("mean_bones: needed with skeleton_table")
+    return tree_geometry(table[0], table[1], mean_bones.detach().cpu().numpy())
 
 
 _Out6 = tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]
@@ -77,15 +124,26 @@ _Out6 = tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tens
 
 @torch.library.custom_op("ssmp3d::group_candidates", mutates_args=())
 def _group_op(scores: torch.Tensor, tags: torch.Tensor, counts: torch.Tensor, neck: int, tag_threshold: float,
-              min_joints: int, max_people: int) -> _Out6:
-    """``torch.ops.ssmp3d.group_candidates``: see :func:`group_candidates` (default threads)."""
-    out = _run(*_check(scores, tags, counts, neck, tag_threshold, min_joints, max_people),
+              min_joints: int, max_people: int, grouping: str = "paper", indices: torch.Tensor | None = None,
+              width: int = 0, skeleton_table: torch.Tensor | None = None, mean_bones: torch.Tensor | None = None,
+              geometry_weight: float = 0.3, person_score: str = "detected",
+              min_person_score: float = 0.0) -> _Out6:
+    """``torch.ops.ssmp3d.group_candidates``: see :func:`group_candidates` (default threads).
+
+    The skeleton of ``"assign"`` crosses as :func:`ssmp3d.ops.skeleton_table`
+    plus ``mean_bones [K, 3]`` metres (the bone lengths).
+    """
+    tree = _tree(skeleton_table, mean_bones)
+    out = _run(*_check(scores, tags, counts, neck, tag_threshold, min_joints, max_people, grouping, indices,
+                       width if width else None, tree, geometry_weight, person_score, min_person_score),
                torch.get_num_threads())
     return tuple(torch.from_numpy(a) for a in out)  # type: ignore[return-value]
 
 
 @_group_op.register_fake
-def _group_fake(scores, tags, counts, neck, tag_threshold, min_joints, max_people):
+def _group_fake(scores, tags, counts, neck, tag_threshold, min_joints, max_people, grouping="paper", indices=None,
+                width=0, skeleton_table=None, mean_bones=None, geometry_weight=0.3, person_score="detected",
+                min_person_score=0.0):
     b, k, m = scores.shape
     d = 1 if tags.dim() == 3 else tags.shape[3]
     q = k * m
@@ -96,13 +154,20 @@ def _group_fake(scores, tags, counts, neck, tag_threshold, min_joints, max_peopl
 
 
 def group_candidates(scores, tags, counts, *, neck: int, tag_threshold: float = 1.0, min_joints: int = 2,
-                     max_people: int = 30, num_threads: int | None = None):
-    """Groups each image's joint candidates into people (greedy, paper section 3.5).
+                     max_people: int = 30, grouping: str = "paper", indices=None, width: int | None = None,
+                     skeleton: Skeleton | TreeGeometry | None = None, mean_bones=None, geometry_weight: float = 0.3,
+                     person_score: str = "detected", min_person_score: float = 0.0,
+                     num_threads: int | None = None):
+    """Groups each image's joint candidates into people (DESIGN.md section 6.3).
 
-    Exactly :func:`ssmp3d.decode.grouping.group_candidates` per image: neck
-    candidates seed people in rank order, each grown fully; then leftovers
-    in (score desc, joint asc, rank asc) order; a candidate joins when its
-    float64 tag distance to the person's mean tag is ``< tag_threshold``.
+    Per image exactly :func:`ssmp3d.decoding.grouping.group_candidates` with
+    the same settings. ``grouping="paper"`` (the default here) is the paper's
+    greedy: neck candidates seed people in rank order, each grown fully; then
+    leftovers in (score desc, joint asc, rank asc) order; a candidate joins
+    when its float64 tag distance to the person's mean tag is
+    ``< tag_threshold``. ``grouping="assign"`` is the assignment strategy of
+    :mod:`ssmp3d.decoding.assignment` (the decoder's default), which also
+    reads the candidates' pixels (``indices``, ``width``) and the skeleton tree.
 
     Args:
         scores: ``[B, K, M]`` candidate scores (converted to float32), rank
@@ -111,10 +176,22 @@ def group_candidates(scores, tags, counts, *, neck: int, tag_threshold: float = 
             (converted to float64).
         counts: ``[B, K]`` integers in ``[0, M]``: candidates per joint type.
             No NaN in ``scores`` or ``tags`` below the counts.
-        neck: Joint index whose candidates seed people first; ``-1``: none.
+        neck: Joint index whose candidates seed people first (``"paper"``); ``-1``: none.
         tag_threshold: Finite, ``> 0``.
         min_joints: People with fewer joints are not kept (``>= 1``).
         max_people: At most this many people kept per image, ``P`` in ``[1, 4096]``.
+        grouping: ``"paper"`` or ``"assign"``.
+        indices: ``[B, K, M]`` flat pixel indices ``y * width + x`` of the
+            candidates (e.g. from :func:`ssmp3d.ops.nms_gather`); ``"assign"`` only.
+        width: Map width ``W``; ``"assign"`` only.
+        skeleton: The joint set (its tree and bone lengths), or its
+            :class:`~ssmp3d.bones.TreeGeometry`; ``"assign"`` only.
+        mean_bones: ``[K, 3]`` bone vectors in metres for the bone lengths
+            of a :class:`Skeleton`; None: the skeleton's mean pose.
+        geometry_weight: ``"assign"``: weight of the geometric cue (``>= 0``).
+        person_score: ``"detected"`` (mean over the person's joints; the
+            default here) or ``"all"`` (sum over ``K``).
+        min_person_score: People scoring below this are not kept (``>= 0``).
         num_threads: CPU threads (images are split across them); ``None`` =
             ``torch.get_num_threads()``, ``0`` = all cores.
 
@@ -124,7 +201,7 @@ def group_candidates(scores, tags, counts, *, neck: int, tag_threshold: float = 
 
         * ``assignment [B, K*M, K]`` int64: candidate rank of each joint of
           each formed person, creation order (-1: none / padding rows);
-        * ``person_scores [B, K*M]`` float64 mean joint score (0 padding);
+        * ``person_scores [B, K*M]`` float64 (``person_score``; 0 padding);
         * ``person_tags [B, K*M, D]`` float64 mean member tag (0 padding);
         * ``num_formed [B]`` int32 people formed;
         * ``kept [B, P]`` int64 rows kept, best score first (-1 padding);
@@ -132,10 +209,21 @@ def group_candidates(scores, tags, counts, *, neck: int, tag_threshold: float = 
 
     Raises:
         TypeError: wrong array kinds (floats for scores / tags, integers for
-            counts) or parameter types.
-        ValueError: mismatched shapes, counts outside ``[0, M]``, NaN, or a
-            parameter out of range (the message names the argument).
+            counts and indices) or parameter types.
+        ValueError: mismatched shapes, counts outside ``[0, M]``, NaN, an
+            unknown strategy, or a parameter out of range (the message names
+            the argument).
     """
-    checked = _check(scores, tags, counts, neck, tag_threshold, min_joints, max_people)
+    tree = None
+    if grouping == "assign" and skeleton is not None:
+        if isinstance(skeleton, TreeGeometry):
+            tree = skeleton
+        elif isinstance(skeleton, Skeleton):
+            bones = skeleton.mean_bones_m() if mean_bones is None else np.asarray(mean_bones, dtype=np.float32)
+            tree = tree_geometry(skeleton.parents, skeleton.topological_order, bones)
+        else:
+            raise TypeError(f"skeleton: expected a Skeleton or a TreeGeometry, got {type(skeleton).__name__}")
+    checked = _check(scores, tags, counts, neck, tag_threshold, min_joints, max_people, grouping, indices, width,
+                     tree, geometry_weight, person_score, min_person_score)
     out = _run(*checked, _args.threads(num_threads))
     return _args.outputs(out, _args.is_torch(scores, tags, counts))

@@ -6,7 +6,7 @@ and the ORPM vectors of every map. It is also the custom op
 ``torch.ops.ssmp3d.nms_gather`` (fixed output shapes, ``register_fake``);
 the pure torch twin is :func:`ssmp3d.ops._reference.nms_gather`.
 
-Numerics follow the decoder (``ssmp3d.decode``): every input is converted to
+Numerics follow the decoder (``ssmp3d.decoding``): every input is converted to
 float32 first (exact for float16 / bfloat16; elementwise rounding for
 float64, the same as converting the gathered values), the NMS and its
 threshold comparison run in float32.

@@ -2,7 +2,7 @@
 
 :func:`orpm_readout` runs the C++ read-out on a batch (numpy / CPU tensors),
 or the CUDA kernel when ``orpm`` is a CUDA tensor. Per image both equal the
-Python specification :func:`ssmp3d.decode.readout.readout` (batched twin:
+Python specification :func:`ssmp3d.decoding.readout.readout` (batched twin:
 :func:`ssmp3d.ops._reference.orpm_readout`), every fallback and the naive
 mode included; CPU and CUDA outputs are identical bit for bit. Also the
 custom op ``torch.ops.ssmp3d.orpm_readout``.
@@ -250,7 +250,7 @@ def orpm_readout(orpm, positions, scores, detected, num_formed, people, num_peop
                  mean_bones=None, num_threads: int | None = None):
     """Reads 3D poses from the ORPM maps at the people's joint positions.
 
-    Per image ``b``, exactly :func:`ssmp3d.decode.readout.readout` of the
+    Per image ``b``, exactly :func:`ssmp3d.decoding.readout.readout` of the
     people ``people[b, :num_people[b]]`` among the ``num_formed[b]`` formed
     people (all of which take part in the validity test).
 

@@ -1,6 +1,6 @@
 """Typed results of :class:`~ssmp3d.predict.Predictor`: the people found in one image.
 
-A person is the decoder's :class:`~ssmp3d.decode.Person` (2D joints in the
+A person is the decoder's :class:`~ssmp3d.decoding.Person` (2D joints in the
 original image's pixels with scores and a detected mask, 3D pelvis-relative
 joints in millimetres, the read-out source of each joint, the person score),
 so predictions feed :class:`ssmp3d.eval.Evaluator` directly. An image adds
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..decode.types import Person, ReadoutRule
+from ..decoding.types import Person, ReadoutRule
 from ..skeleton import Skeleton
 
 __all__ = ["ImagePoses", "Person", "ReadoutRule", "person_from_dict"]
@@ -30,12 +30,12 @@ class ImagePoses:
     """The people predicted in one image or video frame.
 
     Attributes:
-        people: One :class:`~ssmp3d.decode.Person` per person, best score
+        people: One :class:`~ssmp3d.decoding.Person` per person, best score
             first: ``joints2d [K, 2]`` original-image pixels (NaN where not
             detected), ``scores [K]``, ``detected [K]``, ``joints3d [K, 3]``
             pelvis-relative millimetres in camera axes (x right, y down,
             z forward), ``readout_rule [K]`` / ``readout_joint [K]`` (where
-            each bone vector was read, :class:`~ssmp3d.decode.ReadoutRule`),
+            each bone vector was read, :class:`~ssmp3d.decoding.ReadoutRule`),
             ``score`` (mean joint score).
         width: Image width in pixels.
         height: Image height in pixels.

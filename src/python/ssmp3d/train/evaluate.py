@@ -8,7 +8,7 @@ from dataclasses import replace
 import torch
 
 from ..data.dataset import SyntheticTestSet
-from ..decode import DecodeConfig, available_backends, decode
+from ..decoding import DecodeConfig, available_backends, decode
 from ..eval import EvalConfig, Evaluator
 from ..geometry import MapTransform
 from ..model import HourglassNet

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
 from enum import IntEnum
 
 import numpy as np
@@ -12,6 +13,8 @@ from ..skeleton import Skeleton
 
 BACKENDS = ("python", "cpu", "cuda")
 READOUTS = ("full", "naive")
+GROUPINGS = ("assign", "paper")
+PERSON_SCORES = ("all", "detected")
 
 
 class ReadoutRule(IntEnum):
@@ -40,9 +43,23 @@ class DecodeConfig:
         det_threshold: A peak needs ``h > det_threshold``.
         nms_radius: NMS window radius ``r`` (window ``(2r+1)^2``).
         max_candidates: Peaks kept per (image, joint), ``M``.
-        tag_threshold: A candidate joins a person when its tag distance to the
-            person's reference tag is ``< tag_threshold``.
+        tag_threshold: A candidate joins a person only when its tag distance
+            to the person's reference tag is ``< tag_threshold``.
+        grouping: ``"assign"`` (per joint type, an optimal assignment of the
+            candidates to the people by tag distance plus a geometric cue,
+            then fragments merged: :mod:`ssmp3d.decoding.assignment`) or
+            ``"paper"`` (the paper's greedy, section 3.5:
+            :mod:`ssmp3d.decoding.grouping`).
+        geometry_weight: ``"assign"`` only: weight of the geometric cue (how
+            far a candidate lies from the person's nearest grouped joint,
+            relative to the person's size) beside the tag distance; 0 uses
+            tags alone and does not merge fragments.
         min_joints: People with fewer joints are dropped.
+        person_score: ``"all"``: the sum of the person's joint scores over
+            ``K`` (missing joints count 0, so fragments score low);
+            ``"detected"``: the mean over its detected joints (the paper's).
+        min_person_score: People whose score is below this are dropped; 0
+            (the default) drops nobody.
         max_people: At most this many people per image (``P``), by score.
         readout: ``"full"`` (paper section 3.2) or ``"naive"`` (NR ablation).
         readout_threshold: A read-out location needs ``score > readout_threshold``.
@@ -58,7 +75,11 @@ class DecodeConfig:
     nms_radius: int = 1
     max_candidates: int = 30
     tag_threshold: float = 1.0
+    grouping: str = "assign"
+    geometry_weight: float = 0.3
     min_joints: int = 2
+    person_score: str = "all"
+    min_person_score: float = 0.0
     max_people: int = 30
     readout: str = "full"
     readout_threshold: float = 0.1
@@ -77,7 +98,16 @@ class DecodeConfig:
         check("max_candidates", isinstance(self.max_candidates, int) and 1 <= self.max_candidates <= 4096,
               "an int in [1, 4096]")
         check("tag_threshold", finite(self.tag_threshold) and self.tag_threshold > 0, "a finite float > 0")
+        check("grouping", isinstance(self.grouping, str) and self.grouping in GROUPINGS, f"one of {GROUPINGS}")
+        check("geometry_weight", finite(self.geometry_weight) and self.geometry_weight >= 0,
+              "a finite float >= 0")
+        check("max_candidates", self.grouping != "assign" or self.max_candidates <= 256,
+              "an int <= 256 with grouping 'assign' (each assignment costs up to M^2 (max_people + M))")
         check("min_joints", isinstance(self.min_joints, int) and self.min_joints >= 1, "an int >= 1")
+        check("person_score", isinstance(self.person_score, str) and self.person_score in PERSON_SCORES,
+              f"one of {PERSON_SCORES}")
+        check("min_person_score", finite(self.min_person_score) and self.min_person_score >= 0,
+              "a finite float >= 0")
         check("max_people", isinstance(self.max_people, int) and 1 <= self.max_people <= 4096,
               "an int in [1, 4096]")
         check("readout", self.readout in READOUTS, f"one of {READOUTS}")
@@ -88,6 +118,36 @@ class DecodeConfig:
             mb = np.asarray(self.mean_bones, dtype=np.float64)
             check("mean_bones", mb.ndim == 2 and mb.shape[1] == 3 and bool(np.all(np.isfinite(mb))),
                   "finite [K][3] bone vectors in metres")
+
+    def to_dict(self) -> dict:
+        """The configuration as plain JSON-ready data (``mean_bones`` as nested lists or None)."""
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        if self.mean_bones is not None:
+            out["mean_bones"] = [[float(v) for v in row] for row in self.mean_bones]
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping, base: "DecodeConfig | None" = None) -> "DecodeConfig":
+        """A configuration from :meth:`to_dict` output (or any subset of its fields).
+
+        Args:
+            data: Field names to values; fields it lacks come from ``base``.
+            base: The configuration to start from (default ``DecodeConfig()``).
+
+        Raises:
+            TypeError: ``data`` is not a mapping.
+            ValueError: an unknown field (named), or a value the field refuses.
+        """
+        if not isinstance(data, Mapping):
+            raise TypeError(f"decode config: expected a mapping of field names, got {type(data).__name__}")
+        names = {f.name for f in fields(cls)}
+        unknown = sorted(str(k) for k in data if k not in names)
+        if unknown:
+            raise ValueError(f"decode config: unknown field(s) {unknown}; known: {sorted(names)}")
+        values = dict(data)
+        if values.get("mean_bones") is not None:
+            values["mean_bones"] = tuple(tuple(float(v) for v in row) for row in values["mean_bones"])
+        return replace(base if base is not None else cls(), **values)
 
     def mean_bones_array(self, skeleton: Skeleton) -> np.ndarray:
         """Mean bone vectors ``[K, 3]`` float32 metres for ``skeleton``."""
@@ -108,7 +168,8 @@ class Person:
         joints2d: ``[K, 2]`` image pixels (NaN where not detected).
         scores: ``[K]`` heatmap scores (0 where not detected).
         detected: ``[K]`` bool.
-        joints3d: ``[K, 3]`` pelvis-relative millimetres, camera axes.
+        joints3d: ``[K, 3]`` pelvis-relative millimetres, camera axes (NaN
+            when decoded without ORPM maps).
         readout_rule: ``[K]`` :class:`ReadoutRule` codes.
         readout_joint: ``[K]`` joint whose location was read (-1: mean / root).
         score: Person score (mean joint score).
@@ -125,14 +186,14 @@ class Person:
     tag: np.ndarray
 
     def to_dict(self) -> dict:
-        """JSON-ready dict (lists; NaN coordinates become None)."""
+        """JSON-ready dict (lists; NaN coordinates, 2D and 3D, become None)."""
         j2 = [[None if not np.isfinite(c) else float(c) for c in row] for row in self.joints2d]
         return {
             "score": float(self.score),
             "joints2d": j2,
             "joint_scores": [float(s) for s in self.scores],
             "detected": [bool(d) for d in self.detected],
-            "joints3d_mm": [[float(c) for c in row] for row in self.joints3d],
+            "joints3d_mm": [[None if not np.isfinite(c) else float(c) for c in row] for row in self.joints3d],
             "readout_rule": [ReadoutRule(int(r)).name.lower() for r in self.readout_rule],
             "readout_joint": [int(j) for j in self.readout_joint],
         }
@@ -147,10 +208,12 @@ class DecodeResult:
         scores: ``[B, P, K]`` float32 joint scores (0 where not detected).
         detected: ``[B, P, K]`` bool.
         peaks: ``[B, P, K]`` int64 flat map index ``y * W + x`` of each joint (-1 if none).
-        joints3d: ``[B, P, K, 3]`` float32 pelvis-relative millimetres.
+        joints3d: ``[B, P, K, 3]`` float32 pelvis-relative millimetres (NaN for
+            the people of 2D-only decoding, ``orpm=None``; 0 padding).
         readout_rule: ``[B, P, K]`` int8 :class:`ReadoutRule` codes (-1 padding).
         readout_joint: ``[B, P, K]`` int16 location joint (-1: mean, root or padding).
-        person_scores: ``[B, P]`` float32 (0 padding).
+        person_scores: ``[B, P]`` float32 person scores (``DecodeConfig.person_score``;
+            0 padding).
         tags: ``[B, P, D]`` float64 reference tags.
         num_people: ``[B]`` int32 people per image (slots ``>= num_people`` are padding).
     """

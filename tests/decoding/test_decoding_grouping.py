@@ -1,4 +1,4 @@
-"""Greedy grouping (DESIGN.md section 6.3) on hand-built candidate tables."""
+"""The paper's greedy grouping (DESIGN.md section 6.3) on hand-built candidate tables."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ssmp3d.decode import DecodeConfig
-from ssmp3d.decode.grouping import group_candidates, tag_distance
+from ssmp3d.decoding import DecodeConfig
+from ssmp3d.decoding.grouping import group_candidates, tag_distance
 
 K = 19
 NECK = 0
@@ -34,9 +34,14 @@ def table(cands: dict[int, list[tuple[float, object]]], k: int = K, dim: int = 1
     return scores, tags, counts
 
 
+def paper(**cfg) -> DecodeConfig:
+    """The paper's greedy with its person score (this module tests that strategy)."""
+    return DecodeConfig(**{"grouping": "paper", "person_score": "detected", **cfg})
+
+
 def group(cands, dim=1, k=K, neck=NECK, **cfg):
     cfg.setdefault("min_joints", 1)
-    return group_candidates(*table(cands, k, dim), neck, DecodeConfig(**cfg))
+    return group_candidates(*table(cands, k, dim), neck, paper(**cfg))
 
 
 def members(g, q):
@@ -144,7 +149,7 @@ def test_leftovers_after_necks():
 def test_counts_limit_the_candidates():
     scores, tags, counts = table({NECK: [(0.9, 0.0), (0.8, 5.0), (0.7, 9.0)]})
     counts[NECK] = 2
-    g = group_candidates(scores, tags, counts, NECK, DecodeConfig(min_joints=1))
+    g = group_candidates(scores, tags, counts, NECK, paper(min_joints=1))
     assert g.num_formed == 2
 
 

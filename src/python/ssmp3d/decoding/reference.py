@@ -3,7 +3,7 @@
 NMS -> gather -> group -> read-out, in torch and numpy on the CPU, one image
 at a time (the NMS is :func:`ssmp3d.ops._reference.heatmap_nms`). It is the
 specification the compiled backends reproduce and the baseline they are timed
-against. Inputs are assumed validated (see :func:`ssmp3d.decode.decode`).
+against. Inputs are assumed validated (see :func:`ssmp3d.decoding.decode`).
 
 Numerics: heatmaps are converted to float32 before NMS (scores, thresholds and
 the refinement comparisons are float32); tags are gathered, converted to
@@ -26,9 +26,11 @@ import torch
 from ..geometry import MapTransform
 from ..ops._reference import heatmap_nms
 from ..skeleton import Skeleton
+from ..bones import tree_geometry
 from .grouping import group_candidates
 from .readout import readout
 from .types import DecodeConfig, DecodeResult, ReadoutRule
+from .validate import has_nan
 
 
 def _cpu_tensor(x: torch.Tensor | np.ndarray) -> torch.Tensor:
@@ -124,7 +126,7 @@ def empty_result(batch: int, config: DecodeConfig, num_joints: int, tag_dim: int
 def decode_reference(
     heatmaps: torch.Tensor | np.ndarray,
     tags: torch.Tensor | np.ndarray,
-    orpm: torch.Tensor | np.ndarray,
+    orpm: torch.Tensor | np.ndarray | None,
     config: DecodeConfig,
     skeleton: Skeleton,
     transform: MapTransform,
@@ -135,7 +137,8 @@ def decode_reference(
     Args:
         heatmaps: ``[B, K, H, W]`` joint heatmaps.
         tags: ``[B, K, H, W]`` or ``[B, K, D, H, W]`` embedding maps.
-        orpm: ``[B, K, 3, H, W]`` parent-relative bone vectors, metres.
+        orpm: ``[B, K, 3, H, W]`` parent-relative bone vectors, metres; None
+            decodes 2D only (no read-out: 3D NaN, rules ``NONE``).
         config: Decoding parameters.
         skeleton: Joint set with ``K`` joints.
         transform: Map -> image coordinates for the 2D output.
@@ -147,18 +150,17 @@ def decode_reference(
     Raises:
         ValueError: NaN in ``heatmaps``, or read from ``tags`` / ``orpm``.
     """
-    from .api import has_nan
-
     if has_nan(heatmaps):
         raise ValueError("heatmaps: contains NaN")
     hm = _cpu_tensor(heatmaps)
     tg = _cpu_tensor(tags)
     if tg.dim() == 4:
         tg = tg.unsqueeze(2)
-    om = _cpu_tensor(orpm)
+    om = _cpu_tensor(orpm) if orpm is not None else None
     b, k = hm.shape[:2]
     out = empty_result(b, config, k, tg.shape[2])
     mean_bones = config.mean_bones_array(skeleton)
+    tree = tree_geometry(skeleton.parents, skeleton.topological_order, mean_bones)
     joint_ids = np.arange(k)[None, :]
     # One image at a time: its maps stay in cache through every step.
     for i in range(b):
@@ -175,7 +177,7 @@ def decode_reference(
         xy, indices = xy[0], indices[0]  # [K, M, 2], [K, M]
 
         # 3. Group.
-        g = group_candidates(scores, tags_i, counts, skeleton.neck, config)
+        g = group_candidates(scores, tags_i, counts, skeleton.neck, config, xy=xy.astype(np.float64), tree=tree)
         kept = g.kept
         n = kept.shape[0]
         if n == 0:
@@ -185,12 +187,18 @@ def decode_reference(
         positions = xy[joint_ids, rank]  # [Q, K, 2]
         joint_scores = np.where(det, scores[joint_ids, rank], np.float32(0))
 
-        # 4. Read out.
-        om_i = om[i]
-        om_np = (om_i.to(torch.float32) if om_i.dtype == torch.bfloat16 else om_i).numpy()
-        ro = readout(om_np, positions, joint_scores, det, kept, skeleton, config, mean_bones)
-        if np.isnan(ro.bones).any():  # the mean bones are finite: a NaN was read
-            raise ValueError(f"orpm: contains NaN at a read-out location (image {i})")
+        # 4. Read out (not for 2D-only decoding).
+        if om is not None:
+            om_i = om[i]
+            om_np = (om_i.to(torch.float32) if om_i.dtype == torch.bfloat16 else om_i).numpy()
+            ro = readout(om_np, positions, joint_scores, det, kept, skeleton, config, mean_bones)
+            if np.isnan(ro.bones).any():  # the mean bones are finite: a NaN was read
+                raise ValueError(f"orpm: contains NaN at a read-out location (image {i})")
+            out.joints3d[i, :n] = ro.joints3d
+            out.readout_rule[i, :n] = ro.rule
+            out.readout_joint[i, :n] = ro.joint
+        else:
+            out.joints3d[i, :n] = np.nan
 
         # 5. Output (2D through the map -> image transform).
         kdet = det[kept]
@@ -200,9 +208,6 @@ def decode_reference(
         out.scores[i, :n] = joint_scores[kept]
         out.peaks[i, :n] = np.where(kdet, indices[joint_ids, kept_rank], -1)
         out.joints2d[i, :n] = np.where(kdet[..., None], xy_img, np.nan)
-        out.joints3d[i, :n] = ro.joints3d
-        out.readout_rule[i, :n] = ro.rule
-        out.readout_joint[i, :n] = ro.joint
         out.person_scores[i, :n] = g.scores[kept]
         out.tags[i, :n] = g.tags[kept]
         out.num_people[i] = n

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-import ssmp3d.decode as dec
-from ssmp3d.decode import DecodeConfig, DecodeResult, Person, ReadoutRule, decode
+import ssmp3d.decoding as dec
+from ssmp3d.decoding import DecodeConfig, DecodeResult, Person, ReadoutRule, decode
 from ssmp3d.geometry import MapTransform
 from ssmp3d.skeleton import H36M17, PANOPTIC19
 
@@ -101,7 +101,12 @@ def check_person(res, i, p, bd, transform=MapTransform(stride=4)):
     assert np.isnan(res.joints2d[i, p][~det]).all()
     np.testing.assert_array_equal(res.joints3d[i, p], sum_bones(bd.bones))
     np.testing.assert_array_equal(res.tags[i, p], bd.tag)
-    assert res.person_scores[i, p] == np.float32(np.mean(bd.peak[det].astype(np.float64)))
+    assert res.person_scores[i, p] == np.float32(person_score(bd))
+
+
+def person_score(bd):
+    """The default person score: the sum of the joint scores over K."""
+    return np.sum(bd.peak[bd.det].astype(np.float64)) / K
 
 
 def test_two_person_scene_decodes_exactly(two_people):
@@ -110,7 +115,7 @@ def test_two_person_scene_decodes_exactly(two_people):
     res = decode(hm, tg, om)
     assert isinstance(res, DecodeResult)
     assert res.num_people.tolist() == [2] and res.num_people.dtype == np.int32
-    order = [a, b] if np.mean(a.peak) >= np.mean(b.peak[b.det]) else [b, a]
+    order = [a, b] if person_score(a) >= person_score(b) else [b, a]
     for p, bd in enumerate(order):
         check_person(res, 0, p, bd)
     pb = 0 if order[0] is b else 1
@@ -255,7 +260,7 @@ def test_only_top_max_candidates_are_grouped():
     pts = {(3, 1 + 2 * i, 1 + 2 * i): 0.5 + 0.1 * i for i in range(5)}
     hm, tg, om = point_maps(pts)
     tg[0, 3] = np.arange(12, dtype=np.float32)[:, None] * 5  # far-apart tags per row
-    res = decode(hm, tg, om, DecodeConfig(min_joints=1, max_candidates=3))
+    res = decode(hm, tg, om, DecodeConfig(min_joints=1, max_candidates=3, person_score="detected"))
     assert res.num_people[0] == 3
     np.testing.assert_allclose(res.person_scores[0, :3], [0.9, 0.8, 0.7])
     res = decode(hm, tg, om, DecodeConfig(min_joints=1, max_people=2))
@@ -408,3 +413,72 @@ def test_exports():
     for name in ("decode", "DecodeConfig", "DecodeResult", "Person", "ReadoutRule"):
         assert hasattr(dec, name)
     assert decode(*good(), backend="python").batch_size == 1
+
+
+# ----------------------------------------------------------------------------
+# The API for users of other AE decoders: auto backend, 2D only, tag-last layout.
+
+
+def test_top_level_decode_is_the_function():
+    import ssmp3d
+
+    assert ssmp3d.decode is decode and ssmp3d.DecodeConfig is DecodeConfig
+    import ssmp3d.decoding  # noqa: F401  importing the package does not rebind the name
+
+    assert callable(ssmp3d.decode) and ssmp3d.decode is decode
+
+
+def test_auto_backend_is_the_fastest_available(two_people):
+    maps = batch(list(two_people))
+    assert dec.auto_backend(maps[0]) == "cpu"
+    assert dec.auto_backend(torch.from_numpy(maps[0])) == "cpu"
+    assert_same(decode(*maps), decode(*maps, backend="cpu"))
+
+
+@pytest.mark.parametrize("backend", ["python", "cpu"])
+def test_2d_only_decoding(two_people, backend):
+    hm, tg, om = batch(list(two_people))
+    full = decode(hm, tg, om, backend=backend)
+    flat = decode(hm, tg, None, backend=backend)
+    for f in ("joints2d", "scores", "detected", "peaks", "person_scores", "tags", "num_people"):
+        np.testing.assert_array_equal(getattr(flat, f), getattr(full, f), err_msg=f)
+    n = int(flat.num_people[0])
+    assert np.isnan(flat.joints3d[0, :n]).all() and (flat.joints3d[0, n:] == 0).all()
+    assert (flat.readout_rule == ReadoutRule.NONE).all() and (flat.readout_joint == -1).all()
+    d = flat.people(0)[0].to_dict()
+    assert d["joints3d_mm"][0] == [None, None, None] and d["readout_rule"][0] == "none"
+    assert decode(hm, tg, backend=backend).num_people.tolist() == flat.num_people.tolist()  # orpm defaults to None
+
+
+def test_tags_last_layout(two_people):
+    a, b = two_people
+    a2 = Body(a.pos, a.det, a.peak, np.array([0.0, 1.0], np.float32), a.bones)
+    b2 = Body(b.pos, b.det, b.peak, np.array([4.0, -2.0], np.float32), b.bones)
+    hm, tg, om = batch([a2, b2], dim=2)  # tags [B, K, D, H, W]
+    last = np.ascontiguousarray(np.moveaxis(tg, 2, 4))  # [B, K, H, W, D]
+    for backend in ("python", "cpu"):
+        ref = decode(hm, tg, om, backend=backend)
+        assert_same(ref, decode(hm, last, om, backend=backend, tag_layout="BKHWD"))
+        assert_same(ref, decode(hm, torch.from_numpy(last), om, backend=backend, tag_layout="BKHWD"))
+    with pytest.raises(ValueError, match="tag_layout"):
+        decode(hm, last, om, tag_layout="NHWC")
+    with pytest.raises(ValueError, match="tags.*5 dimensions"):
+        decode(hm, tg[:, :, 0], om, tag_layout="BKHWD")
+
+
+@pytest.mark.parametrize("change, match", [
+    (dict(grouping="greedy"), "DecodeConfig.grouping"),
+    (dict(min_person_score=-0.5), "DecodeConfig.min_person_score"),
+    (dict(min_person_score=float("nan")), "DecodeConfig.min_person_score"),
+    (dict(geometry_weight=float("inf")), "DecodeConfig.geometry_weight"),
+])
+def test_bad_grouping_settings(change, match):
+    with pytest.raises(ValueError, match=match):
+        decode(*good(), DecodeConfig(**change))
+
+
+@pytest.mark.parametrize("shape", [(1, K, 2, 12, 12), (1, K, 3, 12), (1, K, 3, 11, 12), (2, K, 3, 12, 12)])
+def test_orpm_of_the_wrong_shape(shape):
+    hm, tg, _ = good()
+    with pytest.raises(ValueError, match="orpm"):
+        decode(hm, tg, np.zeros(shape, np.float32))

@@ -14,26 +14,26 @@ import numpy as np
 import pytest
 import torch
 
-from ssmp3d.decode import DecodeConfig, available_backends, decode
-from ssmp3d.decode.cpu import _tables
-from ssmp3d.decode.cuda import (decode_tables, gather_lists, gather_on_device, pack_tables, table_layout)
-from ssmp3d.decode.types import DecodeResult
+from ssmp3d.decoding import DecodeConfig, available_backends, decode
+from ssmp3d.decoding.native import config_tables
+from ssmp3d.decoding.cuda import (decode_tables, gather_lists, gather_on_device, pack_tables, table_layout)
+from ssmp3d.decoding.types import DecodeResult
 from ssmp3d.geometry import MapTransform
 from ssmp3d.ops import _reference, skeleton_table
 from ssmp3d.ops._ext import has_cpu_ext, has_cuda_ext
 from ssmp3d.skeleton import H36M17, PANOPTIC19
 
-from test_decode_cpu import CONFIGS, KINDS, assert_same, oracle_frames, perturb, random_frames
+from test_decoding_cpu import CONFIGS, KINDS, assert_same, oracle_frames, perturb, random_frames
 
 pytestmark = pytest.mark.skipif(not has_cpu_ext(), reason="ssmp3d._C is not built")
 
 GPU = torch.cuda.is_available() and has_cuda_ext()
 
 
-def twin_tables(hm, tg, om, config: DecodeConfig, skeleton=PANOPTIC19) -> tuple[np.ndarray, int]:
+def twin_tables(hm, tg, om, config: DecodeConfig, skeleton=PANOPTIC19, with_orpm=True) -> tuple[np.ndarray, int]:
     """What the kernel writes, made by its twin, packed as the device buffer."""
     hm, tg, om = (torch.as_tensor(np.asarray(x)) if not isinstance(x, torch.Tensor) else x for x in (hm, tg, om))
-    lists = gather_lists(skeleton)
+    lists = gather_lists(skeleton, with_orpm)
     sec = _reference.nms_gather_tables(hm, tg, om, config.det_threshold, config.nms_radius,
                                        config.max_candidates, lists.start, lists.maps)
     b, k = hm.shape[:2]
@@ -42,13 +42,12 @@ def twin_tables(hm, tg, om, config: DecodeConfig, skeleton=PANOPTIC19) -> tuple[
 
 
 def host_half(hm, tg, om, config=DecodeConfig(), skeleton=PANOPTIC19, transform=MapTransform(stride=4),
-              num_threads=1) -> DecodeResult:
-    """The cuda backend with the kernel replaced by its twin."""
-    tables, d = twin_tables(hm, tg, om, config, skeleton)
+              num_threads=1, with_orpm=True) -> DecodeResult:
+    """The cuda backend with the kernel replaced by its twin (``with_orpm`` False: 2D only)."""
+    tables, d = twin_tables(hm, tg, om, config, skeleton, with_orpm)
     b, k, h, w = hm.shape
-    table_ptr, mb_ptr = _tables(config, skeleton)
-    coords, *rest = decode_tables(tables, b, k, h, w, d, config, gather_lists(skeleton), skeleton.neck,
-                                  skeleton.pelvis, table_ptr, mb_ptr, num_threads)
+    coords, *rest = decode_tables(tables, b, k, h, w, d, config, gather_lists(skeleton, with_orpm), skeleton.neck,
+                                  skeleton.pelvis, config_tables(config, skeleton), num_threads, with_orpm)
     return DecodeResult(transform.map_to_image(coords).astype(np.float32), *rest)
 
 
@@ -94,10 +93,20 @@ def test_host_half_equals_cpu_on_random_frames(kind, ci):
                     f"kind={kind} config={config} d={d}")
 
 
+def test_host_half_2d_only_equals_cpu():
+    rng = np.random.default_rng(21)
+    hm, tg, om = random_frames(rng, 16, "blobs")
+    for config in (DecodeConfig(), DecodeConfig(grouping="paper", min_person_score=0.05)):
+        assert_same(decode(hm, tg, None, config, backend="cpu"), host_half(hm, tg, om, config, with_orpm=False),
+                    str(config))
+    assert gather_lists(PANOPTIC19, False).total == 0
+
+
 def test_host_half_equals_cpu_on_oracle_frames():
     maps = oracle_frames(48, seed=3, max_people=24, stride=8)
     for m in (maps, perturb(maps, 4, 0.05), perturb(maps, 5, 0.3)):
-        for config in (DecodeConfig(), DecodeConfig(readout="naive", min_joints=1)):
+        for config in (DecodeConfig(), DecodeConfig(readout="naive", min_joints=1),
+                        DecodeConfig(grouping="paper", person_score="detected")):
             ref = decode(*m, config, backend="cpu")
             assert_same(ref, host_half(*m, config, num_threads=2), str(config))
 
@@ -106,7 +115,7 @@ def test_host_half_h36m_and_transform():
     rng = np.random.default_rng(15)
     hm, tg, om = random_frames(rng, 16, "blobs", k=H36M17.num_joints)
     tf = MapTransform(affine=np.array([[0.5, 0.1, 10.0], [0.0, 0.25, -3.0]]), stride=8)
-    for config in CONFIGS[:4]:
+    for config in CONFIGS[:2] + CONFIGS[8:10]:  # both strategies
         ref = decode(hm, tg, om, config, skeleton=H36M17, transform=tf, backend="cpu")
         assert_same(ref, host_half(hm, tg, om, config, skeleton=H36M17, transform=tf), str(config))
 
@@ -136,10 +145,9 @@ def test_host_half_nan_policy():
 def test_decode_tables_rejects_a_wrong_buffer():
     hm, tg, om = random_frames(np.random.default_rng(1), 2, "blobs")
     tables, d = twin_tables(hm, tg, om, DecodeConfig())
-    table_ptr, mb_ptr = _tables(DecodeConfig(), PANOPTIC19)
     with pytest.raises(ValueError, match="tables"):
         decode_tables(tables[:-64], 2, 19, 32, 32, d, DecodeConfig(), gather_lists(PANOPTIC19), 0, 2,
-                      table_ptr, mb_ptr, 1)
+                      config_tables(DecodeConfig(), PANOPTIC19), 1)
 
 
 @pytest.mark.skipif(GPU, reason="checks the message on machines without a GPU")
@@ -240,7 +248,7 @@ class TestOnGpu:
             decode(dev[0], dev[1], torch.from_numpy(maps[2]), backend="cuda")
 
     def test_custom_op_on_cuda(self):
-        from test_decode_cpu import op_args
+        from test_decoding_cpu import op_args
 
         maps = cuda_maps(random_frames(np.random.default_rng(11), 4, "blobs"))
         ref = torch.ops.ssmp3d.decode(*op_args(*[x.cpu() for x in maps]))

@@ -34,6 +34,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..bones import TreeGeometry
+from .assignment import group_by_assignment
 from .types import DecodeConfig
 
 
@@ -48,7 +50,7 @@ class Grouping:
 
     Attributes:
         assignment: ``[Q, K]`` int64 candidate rank of each joint (-1: none).
-        scores: ``[Q]`` float64 person scores (mean joint score).
+        scores: ``[Q]`` float64 person scores (:func:`person_scores`).
         tags: ``[Q, D]`` float64 final reference tags (mean member tag).
         num_joints: ``[Q]`` int64 joints per person.
         seeds: ``[Q, 2]`` int64 ``(joint, rank)`` of the candidate that seeded
@@ -98,16 +100,23 @@ def group_candidates(
     counts: np.ndarray,
     neck: int,
     config: DecodeConfig,
+    *,
+    xy: np.ndarray | None = None,
+    tree: TreeGeometry | None = None,
 ) -> Grouping:
-    """Groups the joint candidates of one image into people (greedy, paper section 3.5).
+    """Groups the joint candidates of one image into people (``config.grouping``).
 
     Args:
         scores: ``[K, M]`` float32 candidate scores, rank order per joint
             (entries at ranks ``>= counts[k]`` are ignored).
         tags: ``[K, M, D]`` float64 candidate tags (``[K, M]`` is read as ``D = 1``).
         counts: ``[K]`` number of candidates per joint type.
-        neck: Index of the neck joint (seeds people first).
-        config: Uses ``tag_threshold``, ``min_joints`` and ``max_people``.
+        neck: Index of the neck joint (seeds people first in ``"paper"``).
+        config: Uses ``grouping``, ``tag_threshold``, ``geometry_weight``,
+            ``person_score``, ``min_person_score``, ``min_joints`` and ``max_people``.
+        xy: ``[K, M, 2]`` candidate pixels ``(x, y)``; needed by ``"assign"``.
+        tree: The skeleton's :class:`~ssmp3d.bones.TreeGeometry`;
+            needed by ``"assign"``.
 
     Returns:
         The :class:`Grouping` of every person formed, and the kept subset.
@@ -117,9 +126,60 @@ def group_candidates(
     if tags.ndim == 2:
         tags = tags[..., None]
     num_k, m = scores.shape
-    dim = tags.shape[2]
     counts = np.minimum(np.asarray(counts, dtype=np.int64).reshape(num_k), m)
+    if config.grouping == "paper":
+        rows, score_sums, tag_arr, seeds = _group_paper(scores, tags, counts, neck, config)
+        joints = (rows >= 0).sum(axis=1).astype(np.int64)
+    else:
+        if xy is None or tree is None:
+            raise ValueError("group_candidates: grouping 'assign' needs xy and tree")
+        people = group_by_assignment(scores, tags, np.maximum(counts, 0), np.asarray(xy, np.float64), tree,
+                                     config.tag_threshold, config.geometry_weight, config.max_people)
+        q = len(people.rows)
+        rows = np.stack(people.rows) if q else np.zeros((0, num_k), dtype=np.int64)
+        score_sums = np.asarray(people.score_sum, dtype=np.float64)
+        joints = np.asarray(people.count, dtype=np.int64)
+        tag_arr = (np.stack(people.tag_sum) / joints[:, None].astype(np.float64) if q
+                   else np.zeros((0, tags.shape[2]), dtype=np.float64))
+        seeds = np.asarray(people.seeds, dtype=np.int64).reshape(q, 2)
+    return _finish(rows, score_sums, joints, tag_arr, seeds, num_k, config)
 
+
+def person_scores(score_sums: np.ndarray, num_joints: np.ndarray, num_k: int, rule: str) -> np.ndarray:
+    """Person scores ``[Q]`` float64 from the float64 sums of their joint scores.
+
+    ``"detected"``: ``sum / num_joints`` (the mean over the person's joints);
+    ``"all"``: ``sum / K`` (the mean over every joint type, missing ones
+    counting 0, so partial people score lower).
+    """
+    if rule == "detected":
+        return score_sums / num_joints.astype(np.float64)
+    return score_sums / float(num_k)
+
+
+def _finish(rows, score_sums, joints, tag_arr, seeds, num_k, config) -> Grouping:
+    """Person scores, then the ``min_joints`` / ``min_person_score`` / ``max_people`` filter."""
+    q = rows.shape[0]
+    score_arr = person_scores(score_sums, joints, num_k, config.person_score) if q else np.zeros(0)
+    # min_person_score 0 drops nobody (scores are negative only below a negative det_threshold);
+    # NaN scores (from +inf and -inf joint scores) pass the score test and sort last.
+    passing = ~(score_arr < config.min_person_score) if config.min_person_score > 0 else np.ones(q, bool)
+    eligible = np.flatnonzero((joints >= config.min_joints) & passing)
+    ranked = eligible[np.argsort(-score_arr[eligible], kind="stable")]
+    return Grouping(
+        assignment=rows,
+        scores=score_arr,
+        tags=tag_arr,
+        num_joints=joints,
+        seeds=seeds,
+        kept=ranked[: config.max_people].astype(np.int64),
+    )
+
+
+def _group_paper(scores, tags, counts, neck, config):
+    """The paper's greedy grouping: rows, score sums, reference tags, seeds (creation order)."""
+    num_k, m = scores.shape
+    dim = tags.shape[2]
     # Flatten the candidates, sorted once by (score desc, joint asc, rank asc):
     # the first qualifying candidate in this order is the one to take.
     cand_k, cand_r = np.nonzero(np.arange(m)[None, :] < counts[:, None])
@@ -133,7 +193,7 @@ def group_candidates(
     free = np.ones(n, dtype=bool)
     threshold = float(config.tag_threshold)
     rows: list[np.ndarray] = []
-    person_scores: list[float] = []
+    person_sums: list[float] = []
     person_tags: list[np.ndarray] = []
     seeds: list[tuple[int, int]] = []
 
@@ -160,7 +220,7 @@ def group_candidates(
             if not ok[i]:
                 break
         rows.append(row)
-        person_scores.append(score_sum / count)
+        person_sums.append(score_sum)
         person_tags.append(ref)
         seeds.append((int(cand_k[seed]), int(cand_r[seed])))
 
@@ -177,16 +237,6 @@ def group_candidates(
 
     q = len(rows)
     assignment = np.stack(rows) if q else np.zeros((0, num_k), dtype=np.int64)
-    score_arr = np.asarray(person_scores, dtype=np.float64)
     tag_arr = np.stack(person_tags) if q else np.zeros((0, dim), dtype=np.float64)
-    num_joints = (assignment >= 0).sum(axis=1).astype(np.int64)
-    eligible = np.flatnonzero(num_joints >= config.min_joints)
-    ranked = eligible[np.argsort(-score_arr[eligible], kind="stable")]
-    return Grouping(
-        assignment=assignment,
-        scores=score_arr,
-        tags=tag_arr,
-        num_joints=num_joints,
-        seeds=np.asarray(seeds, dtype=np.int64).reshape(q, 2),
-        kept=ranked[: config.max_people].astype(np.int64),
-    )
+    return (assignment, np.asarray(person_sums, dtype=np.float64), tag_arr,
+            np.asarray(seeds, dtype=np.int64).reshape(q, 2))

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ssmp3d.decode import DecodeConfig, ReadoutRule
-from ssmp3d.decode.readout import readout, readout_validity
+from ssmp3d.decoding import DecodeConfig, ReadoutRule
+from ssmp3d.decoding.readout import readout, readout_validity
 from ssmp3d.skeleton import H36M17, PANOPTIC19
 
 S = PANOPTIC19

@@ -36,7 +36,7 @@ from ..ops import _cuda
 from ..ops._ext import load_cpu, load_cuda
 from ..ops.readout import skeleton_table
 from ..skeleton import Skeleton
-from .cpu import _layout, _raise, _tables
+from .native import ConfigTables, config_tables, group_args, output_buffers, raise_status, readout_code
 from .types import DecodeConfig, DecodeResult
 
 __all__ = ["GatherLists", "gather_lists", "lists_of_table", "table_layout", "pack_tables", "launch_gather", "decode_tables", "decode_cuda"]
@@ -64,16 +64,17 @@ class GatherLists:
         return int(self.start[-1])
 
 
-def gather_lists(skeleton: Skeleton) -> GatherLists:
+def gather_lists(skeleton: Skeleton, with_orpm: bool = True) -> GatherLists:
     """Gather lists of a skeleton: at location ``l``, every map ``m`` with ``S[m, l]``
     (the read-out sets, which hold ``S[l, l]``), so every value the read-out,
-    full or naive, can read is gathered. Cached."""
-    return lists_of_table(skeleton_table(skeleton))
+    full or naive, can read is gathered; empty lists when ``with_orpm`` is
+    False (2D-only decoding reads no ORPM value). Cached."""
+    return lists_of_table(skeleton_table(skeleton), with_orpm)
 
 
-def lists_of_table(table: np.ndarray) -> GatherLists:
+def lists_of_table(table: np.ndarray, with_orpm: bool = True) -> GatherLists:
     """:func:`gather_lists` of a :func:`ssmp3d.ops.skeleton_table` (cached by content)."""
-    key = table.tobytes() + bytes([table.shape[1] & 0xFF])
+    key = table.tobytes() + bytes([table.shape[1] & 0xFF, int(with_orpm)])
     hit = _LISTS.get(key)
     if hit is not None:
         return hit
@@ -82,7 +83,7 @@ def lists_of_table(table: np.ndarray) -> GatherLists:
     start, maps = [0], []
     slot = np.full((k, k), -1, np.int32)
     for loc in range(k):
-        members = [m for m in range(k) if sets[m, loc] or m == loc]
+        members = [m for m in range(k) if sets[m, loc] or m == loc] if with_orpm else []
         for s, m in enumerate(members):
             slot[m, loc] = s
         maps += members
@@ -130,8 +131,8 @@ def table_layout(b: int, k: int, m: int, d: int, t: int) -> tuple[int, dict[str,
 
 
 def decode_tables(tables: np.ndarray, b: int, k: int, h: int, w: int, d: int, config: DecodeConfig,
-                  lists: GatherLists, neck: int, pelvis: int, table_ptr: int, mean_bones_ptr: int,
-                  num_threads: int) -> tuple[np.ndarray, ...]:
+                  lists: GatherLists, neck: int, pelvis: int, arrays: ConfigTables, num_threads: int,
+                  with_orpm: bool = True) -> tuple[np.ndarray, ...]:
     """The host half: candidate tables -> the 10 decoder outputs (map coordinates first).
 
     Args:
@@ -141,9 +142,10 @@ def decode_tables(tables: np.ndarray, b: int, k: int, h: int, w: int, d: int, co
         config: Decoding parameters.
         lists: The gather lists that made the tables.
         neck, pelvis: Joint indices of the skeleton.
-        table_ptr: Address of the skeleton's :func:`ssmp3d.ops.skeleton_table`.
-        mean_bones_ptr: Address of float32 ``[K, 3]`` mean bones (metres).
+        arrays: The skeleton table, mean bones and tree of the decoder
+            (:func:`ssmp3d.decoding.native.config_tables`).
         num_threads: Host threads; 0 = all cores.
+        with_orpm: False for 2D-only decoding (no read-out; the lists may be empty).
 
     Raises:
         ValueError: NaN in the heatmaps or in a tag at a peak, or in an ORPM
@@ -156,24 +158,22 @@ def decode_tables(tables: np.ndarray, b: int, k: int, h: int, w: int, d: int, co
         raise ValueError(f"tables: expected a contiguous uint8 buffer of {size_in} bytes")
     base = tables.ctypes.data
     sec = [base + layout[name][2] for name in _SECTIONS]
-    p = config.max_people
-    size, out_layout = _layout(b, p, k, d)
-    buf = np.empty(size, np.uint8)
-    out = tuple(np.ndarray(shape, dtype, buf, offset) for shape, dtype, offset in out_layout)
-    ptr = [buf.ctypes.data + offset for _, _, offset in out_layout]
+    out, ptr = output_buffers(b, config.max_people, k, d)
     kind, image = load_cpu().decode_candidates_cpu(
-        *sec, lists.start.ctypes.data, lists.slot.ctypes.data, b, k, h, w, d, m, config.tag_threshold,
-        config.min_joints, p, config.readout == "naive", config.readout_threshold, config.readout_min_dist,
-        config.refine, table_ptr, neck, pelvis, mean_bones_ptr, *ptr, num_threads)
-    if kind:
-        _raise(kind, image)
+        *sec, lists.start.ctypes.data, lists.slot.ctypes.data, b, k, h, w, d, m,
+        *group_args(config, arrays.tree.path), readout_code(config, with_orpm), config.readout_threshold,
+        config.readout_min_dist, config.refine, arrays.table.ctypes.data, neck, pelvis,
+        arrays.mean_bones.ctypes.data, *ptr, num_threads)
+    raise_status(kind, image)
     return out
 
 
 def check_devices(heatmaps: object, tags: object, orpm: object) -> torch.device:
-    """The one CUDA device holding all three inputs; ``ValueError`` naming the first that is not."""
+    """The one CUDA device holding the inputs (``orpm`` may be None); ``ValueError``
+    naming the first that is not."""
     device = None
-    for name, x in (("heatmaps", heatmaps), ("tags", tags), ("orpm", orpm)):
+    named = (("heatmaps", heatmaps), ("tags", tags), ("orpm", orpm))
+    for name, x in (item for item in named if item[1] is not None):
         if not isinstance(x, torch.Tensor) or x.device.type != "cuda":
             where = x.device if isinstance(x, torch.Tensor) else type(x).__name__
             raise ValueError(f"{name}: backend 'cuda' needs CUDA tensors, got {where}")
@@ -184,19 +184,23 @@ def check_devices(heatmaps: object, tags: object, orpm: object) -> torch.device:
     return device
 
 
-def launch_gather(hm: torch.Tensor, tg: torch.Tensor, om: torch.Tensor, config: DecodeConfig,
+def launch_gather(hm: torch.Tensor, tg: torch.Tensor, om: torch.Tensor | None, config: DecodeConfig,
                   lists: GatherLists) -> tuple[torch.Tensor, int]:
     """Enqueues the kernel on the current stream; returns the device table buffer and ``D``.
 
     Inputs: CUDA tensors of one device, ``[B, K, H, W]``, ``[B, K, (D,) H, W]``,
-    ``[B, K, 3, H, W]``. No synchronisation.
+    ``[B, K, 3, H, W]`` (None: 2D only; ``lists`` must then be empty). No
+    synchronisation.
     """
+    if om is None and lists.total:
+        raise ValueError("orpm: needed by non-empty gather lists")
     device = hm.device
-    dtypes = {hm.dtype, tg.dtype, om.dtype}
+    dtypes = {hm.dtype, tg.dtype} | ({om.dtype} if om is not None else set())
     dtype = hm.dtype if len(dtypes) == 1 and hm.dtype in _cuda.MAP_DTYPES else torch.float32
     b, k, h, w = hm.shape
     d = 1 if tg.dim() == 4 else tg.shape[2]
-    hm, tg, om = (x.detach().to(dtype).contiguous() for x in (hm, tg, om))
+    hm, tg = (x.detach().to(dtype).contiguous() for x in (hm, tg))
+    om = hm if om is None else om.detach().to(dtype).contiguous()  # never read when the lists are empty
     m, t = config.max_candidates, lists.total
     size, layout = table_layout(b, k, m, d, t)
     with _cuda.on_device(device) as stream:
@@ -211,7 +215,7 @@ def launch_gather(hm: torch.Tensor, tg: torch.Tensor, om: torch.Tensor, config: 
     return dev_buf, d
 
 
-def gather_on_device(hm: torch.Tensor, tg: torch.Tensor, om: torch.Tensor, config: DecodeConfig,
+def gather_on_device(hm: torch.Tensor, tg: torch.Tensor, om: torch.Tensor | None, config: DecodeConfig,
                      lists: GatherLists) -> tuple[np.ndarray, int]:
     """Runs the kernel and the one copy to pinned host memory; returns the host tables and ``D``."""
     dev_buf, d = launch_gather(hm, tg, om, config, lists)
@@ -222,25 +226,25 @@ def gather_on_device(hm: torch.Tensor, tg: torch.Tensor, om: torch.Tensor, confi
     return host.numpy(), d
 
 
-def decode_cuda_arrays(heatmaps: torch.Tensor, tags: torch.Tensor, orpm: torch.Tensor, config: DecodeConfig,
-                       skeleton: Skeleton, num_threads: int) -> tuple[np.ndarray, ...]:
+def decode_cuda_arrays(heatmaps: torch.Tensor, tags: torch.Tensor, orpm: torch.Tensor | None,
+                       config: DecodeConfig, skeleton: Skeleton, num_threads: int) -> tuple[np.ndarray, ...]:
     """The 10 decoder outputs as numpy arrays (map coordinates first) of validated CUDA inputs."""
     check_devices(heatmaps, tags, orpm)
-    lists = gather_lists(skeleton)
+    with_orpm = orpm is not None
+    lists = gather_lists(skeleton, with_orpm)
     tables, d = gather_on_device(heatmaps, tags, orpm, config, lists)
     b, k, h, w = heatmaps.shape
-    table_ptr, mean_bones_ptr = _tables(config, skeleton)
-    return decode_tables(tables, b, k, h, w, d, config, lists, skeleton.neck, skeleton.pelvis, table_ptr,
-                         mean_bones_ptr, num_threads)
+    return decode_tables(tables, b, k, h, w, d, config, lists, skeleton.neck, skeleton.pelvis,
+                         config_tables(config, skeleton), num_threads, with_orpm)
 
 
-def decode_cuda(heatmaps: torch.Tensor, tags: torch.Tensor, orpm: torch.Tensor, config: DecodeConfig,
+def decode_cuda(heatmaps: torch.Tensor, tags: torch.Tensor, orpm: torch.Tensor | None, config: DecodeConfig,
                 skeleton: Skeleton, transform: MapTransform, num_threads: int) -> DecodeResult:
-    """Decodes a validated batch of CUDA tensors (see :func:`ssmp3d.decode.decode`).
+    """Decodes a validated batch of CUDA tensors (see :func:`ssmp3d.decoding.decode`).
 
     Args:
-        heatmaps, tags, orpm: Validated by :func:`ssmp3d.decode.api.validate_inputs`;
-            CUDA tensors on one device.
+        heatmaps, tags, orpm: Validated by :func:`ssmp3d.decoding.validate.validate_inputs`;
+            CUDA tensors on one device (``orpm`` None: 2D only).
         config: Decoding parameters.
         skeleton: Joint set.
         transform: Map -> image coordinates for the 2D output.

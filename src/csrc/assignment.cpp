@@ -1,0 +1,342 @@
+// Grouping by optimal assignment; see assignment.h for the contract and
+// ssmp3d/decoding/assignment.py for the specification it reproduces.
+//
+// Work split: one image per call, single-threaded (group_candidates_cpu and
+// the decoders hand whole images to threads). Cost per joint type: the tag
+// distances of its n candidates to the Q people, the geometric term for the
+// pairs within the tag gate, and one assignment over the candidates and
+// people that have such a pair (lap.h); merging costs O(Q^2) key updates.
+#include "assignment.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+namespace ssmp3d {
+
+namespace {
+
+constexpr double kInf = std::numeric_limits<double>::infinity();
+
+// sqrt(dx * dx + dy * dy) between pixels a and b (assignment.py: _dist(a, b)).
+inline double pixel_dist(const double* a, const double* b) {
+  const double dx = a[0] - b[0];
+  const double dy = a[1] - b[1];
+  return std::sqrt(dx * dx + dy * dy);
+}
+
+// grouping.py: tag_distance, float64, squares summed in order of d.
+inline double tag_dist(const double* t, const double* r, int64_t D) {
+  double diff = t[0] - r[0];
+  if (D == 1) return std::fabs(diff);
+  double acc = diff * diff;
+  for (int64_t d = 1; d < D; ++d) {
+    diff = t[d] - r[d];
+    acc = acc + diff * diff;
+  }
+  return std::sqrt(acc);
+}
+
+// Largest dist(j, parent j) / path[j, parent j] over the person's grouped pairs, 0 if none.
+double person_scale(const AssignPeople& P, int64_t q, int64_t K, const TreeTables& tree) {
+  const int32_t* row = P.rows.data() + q * K;
+  const double* pos = P.pos.data() + q * K * 2;
+  double best = 0.0;
+  for (int64_t j = 0; j < K; ++j) {
+    const int64_t p = tree.parents[j];
+    if (p >= 0 && row[j] >= 0 && row[p] >= 0)
+      best = std::max(best, pixel_dist(pos + 2 * j, pos + 2 * p) / tree.path[j * K + p]);
+  }
+  return best;
+}
+
+// Step 1: the image's scale prior s0.
+double scale_prior(int64_t K, int64_t M, const TreeTables& tree, const int32_t* counts,
+                   AssignScratch& s) {
+  s.prior.clear();
+  for (int64_t k = 0; k < K; ++k) {
+    const int64_t p = tree.parents[k];
+    if (p < 0 || counts[k] == 0 || counts[p] == 0) continue;
+    for (int64_t i = 0; i < counts[k]; ++i) {
+      double nearest = kInf;
+      for (int64_t j = 0; j < counts[p]; ++j)
+        nearest = std::min(nearest, pixel_dist(&s.xy[2 * (k * M + i)], &s.xy[2 * (p * M + j)]));
+      s.prior.push_back(nearest / tree.path[k * K + p]);
+    }
+  }
+  if (s.prior.empty()) return 0.0;
+  std::sort(s.prior.begin(), s.prior.end());
+  const size_t h = s.prior.size() / 2;
+  return (s.prior.size() % 2) ? s.prior[h] : (s.prior[h - 1] + s.prior[h]) / 2.0;
+}
+
+void new_person(AssignPeople& P, int64_t K, int64_t D, int64_t k, int32_t r, const double* tag,
+                float score, const double* xy) {
+  const int64_t q = P.Q++;
+  P.rows.resize((q + 1) * K, -1);
+  P.pos.resize((q + 1) * K * 2, 0.0);
+  P.rows[q * K + k] = r;
+  P.pos[(q * K + k) * 2] = xy[0];
+  P.pos[(q * K + k) * 2 + 1] = xy[1];
+  for (int64_t d = 0; d < D; ++d) P.tag_sum.push_back(0.0 + tag[d]);
+  P.count.push_back(1);
+  P.score_sum.push_back(0.0 + static_cast<double>(score));
+  P.scale.push_back(0.0);
+}
+
+// Step 3: dt + w * gb of merging b into a (a < b), or inf when they may not merge.
+double merge_key(const AssignScratch& s, int64_t a, int64_t b, int64_t K, int64_t D,
+                 const TreeTables& tree, double thr, double w, double s0, double* ref_a,
+                 double* ref_b) {
+  const AssignPeople& P = s.people;
+  const int64_t nw = s.words;
+  for (int64_t i = 0; i < nw; ++i)
+    if (s.mask[a * nw + i] & s.mask[b * nw + i]) return kInf;
+  for (int64_t d = 0; d < D; ++d) {
+    ref_a[d] = P.tag_sum[a * D + d] / static_cast<double>(P.count[a]);
+    ref_b[d] = P.tag_sum[b * D + d] / static_cast<double>(P.count[b]);
+  }
+  const double dt = tag_dist(ref_a, ref_b, D);
+  if (!(dt < thr)) return kInf;
+  double sc = std::max(P.scale[a], P.scale[b]);
+  if (sc == 0.0) sc = s0;
+  if (sc == 0.0) return kInf;
+  double ratio = kInf;
+  const double* pa = P.pos.data() + a * K * 2;
+  const double* pb = P.pos.data() + b * K * 2;
+  const int32_t* ma = s.members.data() + a * K;
+  const int32_t* mb = s.members.data() + b * K;
+  for (int32_t i = 0; i < P.count[a]; ++i) {
+    const int64_t x = ma[i];
+    for (int32_t j = 0; j < P.count[b]; ++j) {
+      const int64_t y = mb[j];
+      ratio = std::min(ratio, pixel_dist(pa + 2 * x, pb + 2 * y) / tree.path[x * K + y]);
+    }
+  }
+  const double gb = ratio / sc;
+  if (!(gb <= kMergeLimit)) return kInf;
+  return dt + w * gb;
+}
+
+// Row o's best pair: the smallest key over alive b > o, ties to the smallest b.
+void refresh_row(AssignScratch& s, int64_t o, int64_t Qm, int64_t K, int64_t D, const TreeTables& tree,
+                 double thr, double w, double s0) {
+  double* ra = s.ref.data();
+  double* rb = ra + D;
+  double best = kInf;
+  int64_t at = -1;
+  for (int64_t b = o + 1; b < Qm; ++b) {
+    if (!s.alive[b]) continue;
+    const double key = merge_key(s, o, b, K, D, tree, thr, w, s0, ra, rb);
+    if (key < best) {
+      best = key;
+      at = b;
+    }
+  }
+  s.best_key[o] = best;
+  s.best_b[o] = static_cast<int32_t>(at);
+}
+
+// Step 3 (assignment.py: _merge): among the first max_people people, the pair
+// with the smallest key merges first, ties to the smallest a, then b; each row
+// keeps its best pair.
+void merge_fragments(int64_t K, int64_t D, const TreeTables& tree, double thr, double w, double s0,
+                     int64_t max_people, AssignScratch& s) {
+  AssignPeople& P = s.people;
+  const int64_t Q = std::min(P.Q, max_people);  // the people that may merge
+  if (Q < 2) return;
+  const int64_t nw = s.words;
+  // Joint lists and masks of the people.
+  s.members.assign(Q * K, -1);
+  s.mask.assign(Q * nw, 0);
+  for (int64_t q = 0; q < Q; ++q) {
+    int32_t n = 0;
+    for (int64_t k = 0; k < K; ++k)
+      if (P.rows[q * K + k] >= 0) {
+        s.members[q * K + n++] = static_cast<int32_t>(k);
+        s.mask[q * nw + k / 64] |= uint64_t{1} << (k % 64);
+      }
+  }
+  s.alive.assign(Q, 1);
+  s.best_key.assign(Q, kInf);
+  s.best_b.assign(Q, -1);
+  s.ref.resize(2 * D);
+  for (int64_t o = 0; o < Q; ++o) refresh_row(s, o, Q, K, D, tree, thr, w, s0);
+  double* ra = s.ref.data();
+  double* rb = ra + D;
+  for (;;) {
+    int64_t a = 0;
+    for (int64_t o = 1; o < Q; ++o)
+      if (s.best_key[o] < s.best_key[a]) a = o;
+    if (!(s.best_key[a] < kInf)) break;
+    const int64_t b = s.best_b[a];
+    for (int32_t i = 0; i < P.count[b]; ++i) {
+      const int64_t k = s.members[b * K + i];
+      P.rows[a * K + k] = P.rows[b * K + k];
+      P.pos[(a * K + k) * 2] = P.pos[(b * K + k) * 2];
+      P.pos[(a * K + k) * 2 + 1] = P.pos[(b * K + k) * 2 + 1];
+      s.members[a * K + P.count[a] + i] = static_cast<int32_t>(k);
+    }
+    for (int64_t i = 0; i < nw; ++i) s.mask[a * nw + i] |= s.mask[b * nw + i];
+    for (int64_t d = 0; d < D; ++d) P.tag_sum[a * D + d] = P.tag_sum[a * D + d] + P.tag_sum[b * D + d];
+    P.count[a] += P.count[b];
+    P.score_sum[a] += P.score_sum[b];
+    P.scale[a] = person_scale(P, a, K, tree);
+    s.alive[b] = 0;
+    s.best_key[b] = kInf;
+    s.best_b[b] = -1;
+    refresh_row(s, a, Q, K, D, tree, thr, w, s0);
+    for (int64_t o = 0; o < a; ++o) {
+      if (!s.alive[o]) continue;
+      const double key = merge_key(s, o, a, K, D, tree, thr, w, s0, ra, rb);
+      if (s.best_b[o] == a || s.best_b[o] == b) {
+        refresh_row(s, o, Q, K, D, tree, thr, w, s0);
+      } else if (key < s.best_key[o] || (key == s.best_key[o] && a < s.best_b[o])) {
+        s.best_key[o] = key;
+        s.best_b[o] = static_cast<int32_t>(a);
+      }
+    }
+    for (int64_t o = a + 1; o < b; ++o)
+      if (s.alive[o] && s.best_b[o] == b) refresh_row(s, o, Q, K, D, tree, thr, w, s0);
+  }
+  // Compact the survivors in creation order (people beyond Q never merge).
+  int64_t n = 0;
+  for (int64_t q = 0; q < P.Q; ++q) {
+    if (q < Q && !s.alive[q]) continue;
+    if (n != q) {
+      std::copy(P.rows.begin() + q * K, P.rows.begin() + (q + 1) * K, P.rows.begin() + n * K);
+      std::copy(P.pos.begin() + q * K * 2, P.pos.begin() + (q + 1) * K * 2, P.pos.begin() + n * K * 2);
+      std::copy(P.tag_sum.begin() + q * D, P.tag_sum.begin() + (q + 1) * D, P.tag_sum.begin() + n * D);
+      P.count[n] = P.count[q];
+      P.score_sum[n] = P.score_sum[q];
+      P.scale[n] = P.scale[q];
+    }
+    ++n;
+  }
+  P.Q = n;
+  P.rows.resize(n * K);
+  P.pos.resize(n * K * 2);
+  P.tag_sum.resize(n * D);
+  P.count.resize(n);
+  P.score_sum.resize(n);
+  P.scale.resize(n);
+}
+
+}  // namespace
+
+void group_by_assignment(int64_t K, int64_t M, int64_t D, int64_t W, const TreeTables& tree,
+                         double tag_threshold, double geometry_weight, int64_t max_people,
+                         const float* scores, const double* tags, const int32_t* counts,
+                         const int64_t* indices, AssignScratch& s) {
+  AssignPeople& P = s.people;
+  P.Q = 0;
+  P.rows.clear();
+  P.pos.clear();
+  P.tag_sum.clear();
+  P.count.clear();
+  P.score_sum.clear();
+  P.scale.clear();
+  const double thr = tag_threshold, w = geometry_weight;
+  s.xy.resize(K * M * 2);
+  for (int64_t k = 0; k < K; ++k)
+    for (int64_t r = 0; r < counts[k]; ++r) {
+      const int64_t f = indices[k * M + r];
+      s.xy[2 * (k * M + r)] = static_cast<double>(f % W);
+      s.xy[2 * (k * M + r) + 1] = static_cast<double>(f / W);
+    }
+  const double s0 = w > 0 ? scale_prior(K, M, tree, counts, s) : 0.0;
+
+  for (int64_t oi = 0; oi < K; ++oi) {
+    const int64_t k = tree.order[oi];
+    const int64_t n = counts[k];
+    if (n == 0) continue;
+    const int64_t Q = std::min(P.Q, max_people);  // the people that may take a joint
+    s.joined.assign(n, -1);
+    if (Q > 0) {
+      // Tag distances to every person's reference tag, and the gate.
+      s.ref.resize(Q * D);
+      for (int64_t q = 0; q < Q; ++q)
+        for (int64_t d = 0; d < D; ++d)
+          s.ref[q * D + d] = P.tag_sum[q * D + d] / static_cast<double>(P.count[q]);
+      s.dist.resize(n * Q);
+      s.rows.clear();
+      for (int64_t i = 0; i < n; ++i) {
+        bool any = false;
+        for (int64_t q = 0; q < Q; ++q) {
+          const double d = tag_dist(tags + (k * M + i) * D, s.ref.data() + q * D, D);
+          s.dist[i * Q + q] = d;
+          any = any || d < thr;
+        }
+        if (any) s.rows.push_back(static_cast<int32_t>(i));
+      }
+      if (!s.rows.empty()) {
+        // People allowed for no candidate of this type take no column.
+        s.cols.clear();
+        for (int64_t q = 0; q < Q; ++q)
+          for (int32_t i : s.rows)
+            if (s.dist[i * Q + q] < thr) {
+              s.cols.push_back(static_cast<int32_t>(q));
+              break;
+            }
+        const int64_t nr = static_cast<int64_t>(s.rows.size());
+        const int64_t nc = static_cast<int64_t>(s.cols.size());
+        const int64_t m = nc + nr;
+        s.cost.assign(nr * m, thr + w);  // leave-out columns keep this cost
+        for (int64_t ci = 0; ci < nc; ++ci) {
+          const int64_t q = s.cols[ci];
+          double sc = 0.0, plen = 0.0;
+          const double* anchor = nullptr;
+          if (w > 0) {
+            sc = P.scale[q] > 0 ? P.scale[q] : s0;
+            if (sc > 0) {
+              const int32_t* row = P.rows.data() + q * K;
+              int64_t best = -1;
+              for (int64_t j = 0; j < K; ++j)
+                if (row[j] >= 0 && (best < 0 || tree.path[j * K + k] < tree.path[best * K + k])) best = j;
+              anchor = P.pos.data() + (q * K + best) * 2;
+              plen = tree.path[best * K + k];
+            }
+          }
+          for (int64_t ri = 0; ri < nr; ++ri) {
+            const int64_t i = s.rows[ri];
+            const double d = s.dist[i * Q + q];
+            double c = kInf;
+            if (d < thr) {
+              if (w > 0) {
+                const double g = anchor ? pixel_dist(&s.xy[2 * (k * M + i)], anchor) / (plen * sc) : 0.0;
+                c = d + w * g;
+              } else {
+                c = d;
+              }
+            }
+            s.cost[ri * m + ci] = c;
+          }
+        }
+        s.col_of_row.resize(nr);
+        solve_assignment(s.cost.data(), nr, m, s.lap, s.col_of_row.data());
+        for (int64_t ri = 0; ri < nr; ++ri)
+          if (s.col_of_row[ri] < nc) s.joined[s.rows[ri]] = s.cols[s.col_of_row[ri]];
+      }
+    }
+    for (int64_t r = 0; r < n; ++r) {
+      const int64_t q = s.joined[r];
+      if (q < 0) continue;
+      P.rows[q * K + k] = static_cast<int32_t>(r);
+      P.pos[(q * K + k) * 2] = s.xy[2 * (k * M + r)];
+      P.pos[(q * K + k) * 2 + 1] = s.xy[2 * (k * M + r) + 1];
+      const double* t = tags + (k * M + r) * D;
+      for (int64_t d = 0; d < D; ++d) P.tag_sum[q * D + d] = P.tag_sum[q * D + d] + t[d];
+      P.count[q] += 1;
+      P.score_sum[q] += static_cast<double>(scores[k * M + r]);
+      P.scale[q] = person_scale(P, q, K, tree);
+    }
+    for (int64_t r = 0; r < n; ++r)
+      if (s.joined[r] < 0)
+        new_person(P, K, D, k, static_cast<int32_t>(r), tags + (k * M + r) * D, scores[k * M + r],
+                   &s.xy[2 * (k * M + r)]);
+  }
+  s.words = (K + 63) / 64;
+  if (w > 0) merge_fragments(K, D, tree, thr, w, s0, max_people, s);
+}
+
+}  // namespace ssmp3d

@@ -1,0 +1,69 @@
+// Hungarian algorithm (shortest augmenting paths with potentials); see lap.h.
+//
+// Work split: single-threaded; the callers run one image per thread. Cost:
+// O(n^2 m) in the worst case; a row whose cheapest column is free costs one
+// pass over the m columns.
+#include "lap.h"
+
+#include <limits>
+
+namespace ssmp3d {
+
+void solve_assignment(const double* cost, int64_t n, int64_t m, LapScratch& s, int32_t* col_of_row) {
+  const double inf = std::numeric_limits<double>::infinity();
+  s.u.assign(n + 1, 0.0);
+  s.v.assign(m + 1, 0.0);
+  s.p.assign(m + 1, 0);    // p[j]: 1-based row holding column j (0: free); column 0 is virtual
+  s.way.assign(m + 1, 0);
+  s.minv.resize(m + 1);
+  s.used.resize(m + 1);
+  double* u = s.u.data();
+  double* v = s.v.data();
+  double* minv = s.minv.data();
+  int32_t* p = s.p.data();
+  int32_t* way = s.way.data();
+  uint8_t* used = s.used.data();
+  for (int64_t i = 1; i <= n; ++i) {
+    p[0] = static_cast<int32_t>(i);
+    int64_t j0 = 0;
+    std::fill(minv, minv + m + 1, inf);
+    std::fill(used, used + m + 1, uint8_t{0});
+    do {
+      used[j0] = 1;
+      const int64_t i0 = p[j0];
+      const double* row = cost + (i0 - 1) * m;
+      double delta = inf;
+      int64_t j1 = 0;
+      for (int64_t j = 1; j <= m; ++j) {
+        if (used[j]) continue;
+        const double cur = (row[j - 1] - u[i0]) - v[j];
+        if (cur < minv[j]) {
+          minv[j] = cur;
+          way[j] = static_cast<int32_t>(j0);
+        }
+        if (j1 == 0 || minv[j] < delta) {  // first minimum; the first free column seeds it
+          delta = minv[j];
+          j1 = j;
+        }
+      }
+      for (int64_t j = 0; j <= m; ++j) {
+        if (used[j]) {
+          u[p[j]] += delta;
+          v[j] -= delta;
+        } else {
+          minv[j] -= delta;
+        }
+      }
+      j0 = j1;
+    } while (p[j0] != 0);
+    do {
+      const int64_t j1 = way[j0];
+      p[j0] = p[j1];
+      j0 = j1;
+    } while (j0 != 0);
+  }
+  for (int64_t j = 1; j <= m; ++j)
+    if (p[j]) col_of_row[p[j] - 1] = static_cast<int32_t>(j - 1);
+}
+
+}  // namespace ssmp3d

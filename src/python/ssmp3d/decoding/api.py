@@ -1,0 +1,126 @@
+"""Public decoding entry point: input validation and backend selection."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+import torch
+
+from ..geometry import MapTransform
+from ..ops._args import threads as _check_threads
+from ..ops._ext import has_cpu_ext, has_cuda_ext
+from ..skeleton import PANOPTIC19, Skeleton
+from .cpu import decode_cpu
+from .cuda import decode_cuda
+from .reference import decode_reference
+from .types import BACKENDS, DecodeConfig, DecodeResult
+from .validate import channel_first_tags, validate_inputs
+
+_DEFAULT_TRANSFORM = MapTransform(stride=4)
+
+_Backend = Callable[..., DecodeResult]
+# name -> (decoder, whether this installation can run it; checked when asked, so
+# that importing ssmp3d loads no extension).
+_IMPLEMENTED: dict[str, tuple[_Backend, Callable[[], bool]]] = {
+    "python": (decode_reference, lambda: True),
+    "cpu": (decode_cpu, has_cpu_ext),
+    "cuda": (decode_cuda, lambda: has_cpu_ext() and has_cuda_ext() and torch.cuda.is_available()),
+}
+
+
+def available_backends() -> tuple[str, ...]:
+    """Names of the decoder backends usable in this installation and machine
+    (``"cpu"`` when ``ssmp3d._C`` is built; ``"cuda"`` when ``ssmp3d._C_cuda``
+    is built too and torch sees a GPU)."""
+    return tuple(name for name in BACKENDS if name in _IMPLEMENTED and _IMPLEMENTED[name][1]())
+
+
+def auto_backend(heatmaps: object) -> str:
+    """The fastest available backend for inputs like ``heatmaps``: ``"cuda"`` for
+    CUDA tensors when it is available, else ``"cpu"`` when ``ssmp3d._C`` is
+    built, else ``"python"``."""
+    available = available_backends()
+    if isinstance(heatmaps, torch.Tensor) and heatmaps.device.type == "cuda" and "cuda" in available:
+        return "cuda"
+    return "cpu" if "cpu" in available else "python"
+
+
+def decode(
+    heatmaps: torch.Tensor | np.ndarray,
+    tags: torch.Tensor | np.ndarray,
+    orpm: torch.Tensor | np.ndarray | None = None,
+    config: DecodeConfig = DecodeConfig(),
+    *,
+    skeleton: Skeleton = PANOPTIC19,
+    transform: MapTransform | None = None,
+    backend: str = "auto",
+    num_threads: int | None = None,
+    tag_layout: str = "BKDHW",
+) -> DecodeResult:
+    """Decodes network outputs into multi-person 2D/3D poses (DESIGN.md section 6).
+
+    Steps: heatmap NMS, gathering of tags at the peaks, grouping
+    (``config.grouping``), ORPM read-out with the fallback chain (or the naive
+    one), summation of the bone vectors down the tree.
+
+    Args:
+        heatmaps: ``[B, K, H, W]`` joint heatmaps.
+        tags: ``[B, K, H, W]`` (``D = 1``) or ``[B, K, D, H, W]`` embeddings;
+            ``[B, K, H, W, D]`` with ``tag_layout="BKHWD"``.
+        orpm: ``[B, K, 3, H, W]`` parent-relative bone vectors in metres
+            (the pelvis maps are ignored), or None to decode 2D people only:
+            no read-out is done, ``joints3d`` is NaN, ``readout_rule`` is
+            ``NONE`` (-1) and ``readout_joint`` -1 for every slot.
+            All three: torch tensors (any device) or numpy arrays, float16,
+            bfloat16 (torch only), float32 or float64. NaN is an error
+            anywhere in ``heatmaps``, and in ``tags`` / ``orpm`` where the
+            decoder reads them: the tags at the candidate peaks, the ORPM
+            vectors at the read-out locations of the people kept.
+        config: Decoding parameters.
+        skeleton: Joint set (``K == skeleton.num_joints``).
+        transform: Map -> image coordinates; default ``MapTransform(stride=4)``
+            (identity affine).
+        backend: ``"auto"`` (the fastest available for the inputs:
+            :func:`auto_backend`), ``"python"`` (the reference decoder),
+            ``"cpu"`` (the C++ decoder) or ``"cuda"`` (peaks and gathers on
+            the GPU, grouping and read-out in C++ on the host; inputs must be
+            CUDA tensors of one device); see :func:`available_backends`.
+            Results are identical.
+        num_threads: Host threads of the ``cpu`` and ``cuda`` backends, which
+            split the images across them; ``None`` = ``torch.get_num_threads()``,
+            ``0`` = all cores. The ``python`` backend ignores it.
+        tag_layout: ``"BKDHW"`` (the default, channel-first) or ``"BKHWD"``
+            (tag dimension last, as pose-ae-train and HigherHRNet output).
+
+    Returns:
+        A :class:`DecodeResult` with ``P = config.max_people`` slots per image.
+
+    Raises:
+        TypeError: bad argument types or non-floating inputs.
+        ValueError: bad shapes, NaN values (the message names the input:
+            ``heatmaps``, ``tags`` or ``orpm``), an unknown ``tag_layout`` or
+            an unavailable backend.
+    """
+    if not isinstance(config, DecodeConfig):
+        raise TypeError(f"config: expected a DecodeConfig, got {type(config).__name__}")
+    if not isinstance(skeleton, Skeleton):
+        raise TypeError(f"skeleton: expected a Skeleton, got {type(skeleton).__name__}")
+    if transform is None:
+        transform = _DEFAULT_TRANSFORM
+    elif not isinstance(transform, MapTransform):
+        raise TypeError(f"transform: expected a MapTransform or None, got {type(transform).__name__}")
+    if backend == "auto":
+        backend = auto_backend(heatmaps)
+    impl = _IMPLEMENTED.get(backend) if isinstance(backend, str) else None
+    if impl is None or not impl[1]():
+        available = list(available_backends())
+        if isinstance(backend, str) and backend in BACKENDS:
+            raise ValueError(f"backend: {backend!r} is not available in this build; available: {available}")
+        raise ValueError(f"backend: expected 'auto' or one of {available}, got {backend!r}")
+    threads = _check_threads(num_threads)
+    tags = channel_first_tags(tags, tag_layout)
+    validate_inputs(heatmaps, tags, orpm, skeleton)
+    if config.mean_bones is not None:
+        config.mean_bones_array(skeleton)  # raises ValueError on a [K][3] mismatch
+    return impl[0](heatmaps, tags, orpm, config, skeleton, transform, threads)

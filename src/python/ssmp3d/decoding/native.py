@@ -1,0 +1,146 @@
+"""What the compiled decoders share: argument tables, output buffers and error mapping.
+
+The ``cpu`` backend (:mod:`.cpu`), the ``cuda`` backend's host half
+(:mod:`.cuda`) and the custom op (:mod:`.op`) call the C++ decoder through
+these helpers, so the three marshal the configuration the same way.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ..ops._ext import load_cpu
+from ..ops.readout import skeleton_table
+from ..skeleton import Skeleton
+from ..bones import TreeGeometry, tree_geometry
+from .types import DecodeConfig
+
+__all__ = ["ConfigTables", "as_float32", "config_tables", "decode_arrays", "group_args", "output_buffers",
+           "raise_status", "readout_code", "tree_of"]
+
+GROUPING_CODES = {"paper": 0, "assign": 1}
+PERSON_SCORE_CODES = {"detected": 0, "all": 1}
+#: Read-out modes of the C++ decoders; 2 = none (2D only, no ORPM maps).
+READOUT_NONE = 2
+
+
+def readout_code(config: DecodeConfig, has_orpm: bool) -> int:
+    """0 full, 1 naive, 2 none (``has_orpm`` False: 2D-only decoding)."""
+    if not has_orpm:
+        return READOUT_NONE
+    return 1 if config.readout == "naive" else 0
+
+
+@dataclass(frozen=True, eq=False)
+class ConfigTables:
+    """Arrays the C++ decoder reads by address, kept alive together.
+
+    Attributes:
+        table: :func:`ssmp3d.ops.skeleton_table` (int64 ``[2 + 2K, K]``).
+        mean_bones: ``[K, 3]`` float32 metres (the read-out's last fallback).
+        tree: The grouping's :class:`~ssmp3d.bones.TreeGeometry`
+            (``path`` float64 ``[K, K]``) from the same mean bones.
+    """
+
+    table: np.ndarray
+    mean_bones: np.ndarray
+    tree: TreeGeometry
+
+
+def tree_of(config: DecodeConfig, skeleton: Skeleton) -> TreeGeometry:
+    """The skeleton tree with the decoder's mean bone lengths (cached)."""
+    return tree_geometry(skeleton.parents, skeleton.topological_order, config.mean_bones_array(skeleton))
+
+
+_TABLES: dict[int, tuple[Skeleton, DecodeConfig, ConfigTables]] = {}
+
+
+def config_tables(config: DecodeConfig, skeleton: Skeleton) -> ConfigTables:
+    """:class:`ConfigTables` of a (config, skeleton) pair, cached by identity."""
+    key = id(config) ^ (id(skeleton) << 1)
+    hit = _TABLES.get(key)
+    if hit is None or hit[0] is not skeleton or hit[1] is not config:
+        mb = np.ascontiguousarray(config.mean_bones_array(skeleton), dtype=np.float32)
+        mb.setflags(write=False)
+        tables = ConfigTables(skeleton_table(skeleton), mb, tree_of(config, skeleton))
+        if len(_TABLES) > 64:
+            _TABLES.clear()
+        hit = _TABLES[key] = (skeleton, config, tables)
+    return hit[2]
+
+
+def group_args(config: DecodeConfig, path: np.ndarray) -> tuple:
+    """The grouping arguments of the C++ decoders, in binding order."""
+    return (config.tag_threshold, GROUPING_CODES[config.grouping], config.geometry_weight,
+            PERSON_SCORE_CODES[config.person_score], config.min_person_score, config.min_joints,
+            config.max_people, path.ctypes.data)
+
+
+@functools.lru_cache(maxsize=64)
+def _layout(b: int, p: int, k: int, d: int) -> tuple[int, tuple[tuple[tuple[int, ...], np.dtype, int], ...]]:
+    """Byte size and (shape, dtype, offset) of the 10 outputs packed in one buffer
+    (64-byte aligned offsets): one allocation and one address lookup per call."""
+    specs = [((b, p, k, 2), np.float64), ((b, p, k), np.float32), ((b, p, k), np.bool_), ((b, p, k), np.int64),
+             ((b, p, k, 3), np.float32), ((b, p, k), np.int8), ((b, p, k), np.int16), ((b, p), np.float32),
+             ((b, p, d), np.float64), ((b,), np.int32)]
+    out, offset = [], 0
+    for shape, dtype in specs:
+        dt = np.dtype(dtype)
+        out.append((shape, dt, offset))
+        offset += -(-int(np.prod(shape)) * dt.itemsize // 64) * 64
+    return offset, tuple(out)
+
+
+def output_buffers(b: int, p: int, k: int, d: int) -> tuple[tuple[np.ndarray, ...], list[int]]:
+    """The decoder's 10 output arrays (views of one buffer) and their addresses:
+    coords ``[B, P, K, 2]`` float64, scores, detected, peaks, joints3d,
+    readout_rule, readout_joint, person_scores, tags, num_people."""
+    size, layout = _layout(b, p, k, d)
+    buf = np.empty(size, np.uint8)
+    base = buf.ctypes.data
+    out = tuple(np.ndarray(shape, dtype, buf, offset) for shape, dtype, offset in layout)
+    return out, [base + offset for _, _, offset in layout]
+
+
+def as_float32(x: torch.Tensor | np.ndarray) -> tuple[object, int]:
+    """A contiguous float32 CPU copy or view of ``x`` (kept alive by the caller) and its address."""
+    if isinstance(x, torch.Tensor):
+        if not (x.dtype == torch.float32 and x.device.type == "cpu" and x.is_contiguous()):
+            x = x.detach().to(device="cpu", dtype=torch.float32).contiguous()
+        return x, x.data_ptr()
+    if not (x.dtype == np.float32 and x.flags.c_contiguous):
+        x = np.ascontiguousarray(x, dtype=np.float32)
+    return x, x.ctypes.data
+
+
+def raise_status(kind: int, image: int) -> None:
+    """Raises the ``ValueError`` of a C++ decoder status (kind 1-3; 0 is fine)."""
+    if kind == 1:
+        raise ValueError("heatmaps: contains NaN")
+    if kind == 2:
+        raise ValueError(f"tags: contains NaN at a candidate peak (image {image})")
+    if kind == 3:
+        raise ValueError(f"orpm: contains NaN at a read-out location (image {image})")
+
+
+def decode_arrays(hm, tg, om, b: int, k: int, h: int, w: int, d: int, config: DecodeConfig,
+                  tables: ConfigTables, neck: int, pelvis: int, num_threads: int) -> tuple[np.ndarray, ...]:
+    """Runs ``_C.decode_cpu``; returns the 10 output arrays (map coordinates first).
+
+    ``om`` may be None: 2D only, no read-out (3D outputs NaN, rules NONE).
+    """
+    hm, hp = as_float32(hm)
+    tg, tp = as_float32(tg)
+    om, op = as_float32(om) if om is not None else (None, 0)
+    out, ptr = output_buffers(b, config.max_people, k, d)
+    kind, image = load_cpu().decode_cpu(
+        hp, tp, op, b, k, h, w, d, config.det_threshold, config.nms_radius, config.max_candidates,
+        *group_args(config, tables.tree.path), readout_code(config, om is not None), config.readout_threshold,
+        config.readout_min_dist, config.refine, tables.table.ctypes.data, neck, pelvis,
+        tables.mean_bones.ctypes.data, *ptr, num_threads)
+    raise_status(kind, image)
+    return out
