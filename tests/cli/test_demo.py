@@ -7,7 +7,7 @@ import json
 import pytest
 
 from ssmp3d.cli.main import main
-from ssmp3d.decode import available_backends
+from ssmp3d.decoding import available_backends
 
 cv2 = pytest.importorskip("cv2")
 
@@ -53,3 +53,4 @@ def test_demo_with_the_shipped_weights(tmp_path, capsys):
     assert main(["demo", "--out", str(tmp_path), "--scenes", "2", "--repeat", "1", "--device", "cpu", "--json"]) == 0
     r = json.loads(capsys.readouterr().out)
     assert r["backends_agree"] is True and r["metrics"]["recall"] is not None
+    assert r["decode_config"]["nms_radius"] == 3 and r["decode_config"]["grouping"] == "assign"

@@ -54,6 +54,11 @@ def test_eval_defaults_to_the_shipped_weights(capsys):
     assert main(["eval", "--scenes", "2", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["checkpoint"] == str(shipped) and report["scenes"] == 2
+    # The shipped weights' recommended decoder settings are used, and said.
+    assert report["decode_config"]["nms_radius"] == 3 and report["decode_config"]["min_person_score"] == 0.125
+    assert main(["eval", "--scenes", "1", "--nms-radius", "1", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["decode_config"]["nms_radius"] == 1 and report["decode_config"]["min_person_score"] == 0.125
 
 
 def test_eval_without_shipped_weights_exits_2(monkeypatch, capsys):
@@ -73,9 +78,14 @@ def test_eval_takes_decoder_parameters(tmp_path, capsys):
     net = HourglassNet(HourglassConfig.tiny())
     ckpt = save_checkpoint(tmp_path / "t.pt", config=TrainConfig(model=net.config), model=net.state_dict(), step=0)
     assert main(["eval", "--checkpoint", str(ckpt), "--scenes", "2", "--nms-radius", "3", "--det-threshold", "0.2",
-                 "--json"]) == 0
+                 "--grouping", "paper", "--min-person-score", "0.05", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
-    assert report["nms_radius"] == 3 and report["det_threshold"] == 0.2
+    used = report["decode_config"]
+    assert used["nms_radius"] == 3 and used["det_threshold"] == 0.2 and used["grouping"] == "paper"
+    assert used["min_person_score"] == 0.05 and used["readout"] == "full"
+    with pytest.raises(SystemExit) as exit_info:  # argparse refuses an unknown strategy
+        main(["eval", "--checkpoint", str(ckpt), "--scenes", "1", "--grouping", "greedy"])
+    assert exit_info.value.code == 2 and "greedy" in capsys.readouterr().err
     assert main(["eval", "--checkpoint", str(ckpt), "--scenes", "1", "--nms-radius", "-1"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "nms_radius" in err[0]

@@ -8,7 +8,7 @@ import torch
 
 from ssmp3d.data import SceneConfig, sample_scene
 from ssmp3d.data.letterbox import letterbox_scene
-from ssmp3d.decode import DecodeConfig
+from ssmp3d.decoding import DecodeConfig
 from ssmp3d.encode import encode_scene
 from ssmp3d.model import StackOutput
 from ssmp3d.predict import ImagePoses, Predictor
@@ -114,7 +114,15 @@ def test_default_checkpoint_is_the_shipped_one(tiny_checkpoint):
         with pytest.raises(FileNotFoundError, match="shipped weights missing"):
             Predictor(device="cpu")
         return
-    assert Predictor(device="cpu").checkpoint_path == path
+    p = Predictor(device="cpu")
+    assert p.checkpoint_path == path
+    # The shipped weights' recommended decoder settings, unless the caller overrides them.
+    assert p.decode_config.nms_radius == 3 and p.decode_config.min_person_score == 0.125
+    p = Predictor(device="cpu", decode_overrides={"nms_radius": 1})
+    assert p.decode_config.nms_radius == 1 and p.decode_config.min_person_score == 0.125
+    assert Predictor(device="cpu", decode_config=DecodeConfig()).decode_config == DecodeConfig()
+    with pytest.raises(ValueError, match="unknown field"):
+        Predictor(device="cpu", decode_overrides={"radius": 1})
 
 
 def test_same_people_on_every_device(tiny_checkpoint, device):
@@ -131,7 +139,7 @@ def test_same_people_on_every_device(tiny_checkpoint, device):
 
 
 def test_cuda_decoder_needs_the_network_on_cuda(tiny_checkpoint):
-    from ssmp3d.decode import available_backends
+    from ssmp3d.decoding import available_backends
 
     if "cuda" not in available_backends():
         with pytest.raises(ValueError, match="backend"):

@@ -148,6 +148,32 @@ def test_export_weights_keeps_the_network_only(tmp_path):
     assert not (tmp_path / "x.pt").exists()
 
 
+def test_recommended_decode_config(tmp_path):
+    from ssmp3d.decoding import DecodeConfig
+    from ssmp3d.model import HourglassConfig, HourglassNet
+    from ssmp3d.train.checkpoint import export_weights, recommended_decode_config
+    from ssmp3d.train.config import TrainConfig
+
+    net = HourglassNet(HourglassConfig.tiny())
+    src = save_checkpoint(tmp_path / "last.pt", config=TrainConfig(model=net.config), model=net.state_dict(), step=1)
+    assert recommended_decode_config(load_checkpoint(src)) == DecodeConfig()
+    cfg = DecodeConfig(nms_radius=2, min_person_score=0.1)
+    dst = export_weights(src, tmp_path / "ship.pt", decode_config=cfg)
+    assert recommended_decode_config(load_checkpoint(dst)) == cfg
+    # An export of an export keeps the recommendation unless given another one.
+    again = export_weights(dst, tmp_path / "again.pt")
+    assert recommended_decode_config(load_checkpoint(again)) == cfg
+    # Older files: the provenance's recommendation; a broken one is a CheckpointError naming the file.
+    legacy = {"extra": {"provenance": {"recommended_decode": {"nms_radius": 3}}}}
+    assert recommended_decode_config(legacy) == DecodeConfig(nms_radius=3)
+    with pytest.raises(CheckpointError, match="x.pt.*nms_radius"):
+        recommended_decode_config({"extra": {"decode_config": {"nms_radius": -1}}}, "x.pt")
+    with pytest.raises(CheckpointError, match="unknown field"):
+        recommended_decode_config({"extra": {"decode_config": {"radius": 1}}})
+    with pytest.raises(TypeError, match="decode_config"):
+        export_weights(src, tmp_path / "y.pt", decode_config={"nms_radius": 2})
+
+
 def test_shipped_weights_load():
     from ssmp3d.train.checkpoint import load_model
     from ssmp3d.weights import default_checkpoint
@@ -160,3 +186,7 @@ def test_shipped_weights_load():
     model, ckpt = load_model(path)
     assert ckpt["optimizer"] is None and "command" in ckpt["extra"]["provenance"]
     assert model.config.num_joints == 19
+    from ssmp3d.train.checkpoint import recommended_decode_config
+
+    cfg = recommended_decode_config(ckpt, path)
+    assert (cfg.grouping, cfg.nms_radius, cfg.person_score, cfg.min_person_score) == ("assign", 3, "all", 0.125)

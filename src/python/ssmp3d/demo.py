@@ -4,12 +4,12 @@ Scenes come from the fixed synthetic test set (:class:`~ssmp3d.data.dataset.Synt
 seed :data:`~ssmp3d.train.evaluate.EVAL_SEED`) at the checkpoint's input
 size, with the scene preset and people count it was trained on. The
 network runs once on all of them; every available decoder backend
-(:func:`~ssmp3d.decode.available_backends`) decodes the same maps, and the
+(:func:`~ssmp3d.decoding.available_backends`) decodes the same maps, and the
 demo checks that they find the same people (same joints detected and
 read-out sources; 2D and 3D joints within :data:`TOLERANCE`). Timings are
 medians over ``repeat`` runs after ``warmup`` runs, per frame (a batch of
 all scenes divided by their number), CUDA work synchronised inside the timed
-call; the decoders are timed through :func:`ssmp3d.decode.decode`, the
+call; the decoders are timed through :func:`ssmp3d.decoding.decode`, the
 public call. Writes ``demo.png`` (top row: 2D overlays; bottom row: 3D
 views, :func:`~ssmp3d.predict.draw.pose3d_image`) and ``demo.json``.
 """
@@ -28,7 +28,7 @@ import torch
 from .bench import _median_seconds, machine_info
 from .data.augment import AugmentConfig
 from .data.dataset import SyntheticTestSet
-from .decode import available_backends, decode
+from .decoding import available_backends, decode
 from .eval import EvalConfig, Evaluator
 from .eval.report import json_safe
 from .geometry import MapTransform
@@ -183,6 +183,7 @@ def run_demo(predictor: Predictor, out_dir: str | os.PathLike, config: DemoConfi
         "people": int(sum(s.num_people for _, s in pairs)),
         "timings": {"repeat": config.repeat, "warmup": config.warmup, "threads": torch.get_num_threads(),
                     "model_ms_per_frame": 1e3 * model_s / config.scenes, "decoders": decoders},
+        "decode_config": predictor.decode_config.to_dict(),
         "backends": list(backends), "backends_agree": all(c["same_people"] for c in comparison.values()),
         "comparison": comparison,
         "metrics": {k: report.get(k) for k in ("mpjpe_mm", "recall", "precision", "pck3d")},

@@ -6,10 +6,11 @@ import argparse
 
 import torch
 
-from ..decode import DecodeConfig, available_backends
+from ..decoding import available_backends
 from ..demo import DemoConfig, run_demo
 from ..predict import Predictor
 from ..train.evaluate import EVAL_SEED
+from .decode_args import add_decode_args, decode_line, decode_overrides
 from .progress import progress_bar
 
 
@@ -27,13 +28,11 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--device", default=None, help="network device (default: cuda when available, else cpu)")
     p.add_argument("--repeat", type=int, default=5, help="timed runs; the median is reported (default 5)")
     p.add_argument("--warmup", type=int, default=1, help="untimed runs first (default 1)")
-    p.add_argument("--nms-radius", type=int, default=DecodeConfig.nms_radius,
-                   help=f"heatmap NMS window radius in map pixels (default {DecodeConfig.nms_radius}; "
-                        "3 suits the shipped weights)")
     p.add_argument("--cell", type=int, default=0,
                    help="side of each picture cell in pixels (default: the input size, at least 256)")
     p.add_argument("--threads", type=int, default=None,
                    help="torch CPU threads while running (default: torch's; 1 gives steadier timings on a busy machine)")
+    add_decode_args(p)
     return p
 
 
@@ -47,7 +46,7 @@ def run(args: argparse.Namespace) -> tuple[dict, str]:
             raise ValueError(f"--threads: expected an int >= 1, got {args.threads}")
         torch.set_num_threads(args.threads)
     predictor = Predictor(args.checkpoint, device=device, batch_size=args.scenes,
-                          decode_config=DecodeConfig(nms_radius=args.nms_radius))
+                          decode_overrides=decode_overrides(args))
     with progress_bar(2 + len(available_backends()), "demo", "step") as advance:
         result = run_demo(predictor, args.out, config, progress=advance)
     return result, format_result(result)
@@ -63,6 +62,7 @@ def format_result(r: dict) -> str:
              f"{r['checkpoint']} (step {r['step']}) on {r['device']}",
              f"found {found} people; MPJPE {fmt(m['mpjpe_mm'], '.1f')} mm, recall {fmt(m['recall'], '.3f')}, "
              f"precision {fmt(m['precision'], '.3f')}",
+             decode_line(r["decode_config"]),
              f"backends {', '.join(r['backends'])}: "
              + ("same people" if r["backends_agree"] else "DIFFERENT people: " + str(r["comparison"])),
              f"per frame, median of {t['repeat']} ({t['threads']} threads):",

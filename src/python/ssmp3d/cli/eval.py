@@ -8,16 +8,17 @@ import torch
 
 from ..data.augment import AugmentConfig
 from ..data.dataset import SyntheticTestSet
-from ..decode import DecodeConfig
-from ..decode.types import READOUTS
+from ..decoding import DecodeConfig
+from ..decoding.types import READOUTS
 from ..eval.frames import FrameEvalConfig, evaluate_frames, stack_row_labels
 from ..eval.groups import format_groups
-from ..train.checkpoint import load_model
+from ..train.checkpoint import load_model, recommended_decode_config
 from ..train.config import TrainConfig
 from ..train.evaluate import EVAL_SEED, evaluate_model
 from ..train.trainer import data_config
 from ..weights import default_checkpoint
 from .datasets import add_dataset_args, open_from_args, source_line
+from .decode_args import add_decode_args, decode_line, decode_overrides
 from .progress import progress_bar
 
 
@@ -35,11 +36,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--backend", choices=("auto", "python", "cpu", "cuda"), default="auto", help="decoder backend")
     p.add_argument("--device", default=None, help="model device (default: cuda when available, else cpu)")
     p.add_argument("--batch-size", type=int, default=8, help="images per forward pass")
-    p.add_argument("--nms-radius", type=int, default=DecodeConfig.nms_radius,
-                   help=f"heatmap NMS window radius in map pixels (default {DecodeConfig.nms_radius}; "
-                        "3 suits the shipped weights)")
-    p.add_argument("--det-threshold", type=float, default=DecodeConfig.det_threshold,
-                   help=f"heatmap peak threshold (default {DecodeConfig.det_threshold})")
+    add_decode_args(p)
     add_dataset_args(p)
     return p
 
@@ -52,8 +49,10 @@ def run(args: argparse.Namespace) -> tuple[dict, str]:
     device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     checkpoint = args.checkpoint if args.checkpoint is not None else default_checkpoint()
     model, ckpt = load_model(checkpoint, device)
+    decode_config = DecodeConfig.from_dict({**decode_overrides(args), "readout": args.readout},
+                                           base=recommended_decode_config(ckpt, checkpoint))
     if dataset is not None:
-        return _run_frames(args, dataset, model, ckpt, device, checkpoint)
+        return _run_frames(args, dataset, model, ckpt, device, checkpoint, decode_config)
     stored = ckpt["config"]
     run_config = TrainConfig(model=model.config, preset=stored.get("preset", "sparse"),
                              max_people=stored.get("max_people", 4))
@@ -61,7 +60,7 @@ def run(args: argparse.Namespace) -> tuple[dict, str]:
                                 **{**data_config(run_config), "augment_config": AugmentConfig.none()})
     stacks = tuple(range(model.config.num_stacks))
     with progress_bar(args.scenes, "eval", "frame") as advance:
-        report = evaluate_model(model, test_set, decode_config=_decode_config(args), stacks=stacks,
+        report = evaluate_model(model, test_set, decode_config=decode_config, stacks=stacks,
                                 backend=args.backend, batch_size=args.batch_size, device=device, progress=advance)
     last = report[f"stack_{len(stacks)}"]
     out = dict(last[args.readout])
@@ -70,22 +69,18 @@ def run(args: argparse.Namespace) -> tuple[dict, str]:
                seed=args.seed, skeleton=test_set.maker.skeleton.name, readouts=last,
                full_over_naive=(full / naive) if full is not None and naive else None,
                stacks={s: {r: v["mpjpe_mm"] for r, v in report[f"stack_{s}"].items()} for s in range(1, len(stacks) + 1)},
-               checkpoint=str(checkpoint), step=int(ckpt["step"]), nms_radius=args.nms_radius,
-               det_threshold=args.det_threshold)
+               checkpoint=str(checkpoint), step=int(ckpt["step"]), decode_config=decode_config.to_dict())
     return out, format_report(out)
 
 
-def _decode_config(args: argparse.Namespace) -> DecodeConfig:
-    """The decoder parameters given on the command line (validated by DecodeConfig)."""
-    return DecodeConfig(readout=args.readout, nms_radius=args.nms_radius, det_threshold=args.det_threshold)
-
-
-def _run_frames(args: argparse.Namespace, dataset, model, ckpt, device, checkpoint) -> tuple[dict, str]:
+def _run_frames(args: argparse.Namespace, dataset, model, ckpt, device, checkpoint,
+                decode_config: DecodeConfig) -> tuple[dict, str]:
     """``eval`` on the frames of a real dataset (images letterboxed to the model's input)."""
-    config = FrameEvalConfig(batch_size=args.batch_size, backend=args.backend, decode=_decode_config(args))
+    config = FrameEvalConfig(batch_size=args.batch_size, backend=args.backend, decode=decode_config)
     with progress_bar(len(dataset), "eval", "frame") as advance:
         out = evaluate_frames(model, dataset, config, device=device, progress=advance)
-    out.update(checkpoint=str(checkpoint), step=int(ckpt["step"]), root=str(args.root))
+    out.update(checkpoint=str(checkpoint), step=int(ckpt["step"]), root=str(args.root),
+               decode_config=decode_config.to_dict())
     return out, format_frames_report(out)
 
 
@@ -95,7 +90,7 @@ def format_frames_report(r: dict) -> str:
     lines = [f"eval of {r['checkpoint']} (step {r['step']}): {source_line(r, r.get('root'))}",
              format_groups(r["groups"], labels=stack_row_labels(len(r["stacks"]))),
              f"headline ({r['readout']}): MPJPE {_mm(r['mpjpe_mm'])} mm, recall {rate(r['recall'])}, "
-             f"precision {rate(r['precision'])}"]
+             f"precision {rate(r['precision'])}", decode_line(r["decode_config"])]
     if r["frames_failed"]:
         lines.append(f"{r['frames_failed']} frames could not be read; the first ones:")
         lines += [f"  {f['key']}: {f['error']}" for f in r["failed"]]
@@ -116,4 +111,5 @@ def format_report(r: dict) -> str:
     rate = lambda v: "-" if v is None else f"{v:.3f}"  # noqa: E731
     lines.append(f"headline ({r['readout']}): MPJPE {_mm(r['mpjpe_mm'])} mm, recall {rate(r['recall'])}, "
                  f"precision {rate(r['precision'])}")
+    lines.append(decode_line(r["decode_config"]))
     return "\n".join(lines)

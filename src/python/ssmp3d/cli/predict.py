@@ -8,10 +8,10 @@ from contextlib import ExitStack
 
 import torch
 
-from ..decode import DecodeConfig
 from ..predict import PredictOptions, Predictor, run_predict
 from ..predict.shard import current_shard
 from ..skeleton import SKELETONS
+from .decode_args import add_decode_args, decode_line, decode_overrides
 from .progress import progress_bar
 
 
@@ -32,13 +32,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--device", default=None, help="network device (default: cuda when available, else cpu)")
     p.add_argument("--backend", choices=("auto", "python", "cpu", "cuda"), default="auto", help="decoder backend")
     p.add_argument("--batch-size", type=int, default=8, help="images per network pass (default 8)")
-    p.add_argument("--det-threshold", type=float, default=DecodeConfig.det_threshold,
-                   help=f"heatmap peak threshold (default {DecodeConfig.det_threshold})")
-    p.add_argument("--nms-radius", type=int, default=DecodeConfig.nms_radius,
-                   help=f"heatmap NMS window radius in map pixels (default {DecodeConfig.nms_radius}; "
-                        "3 suits the shipped weights)")
     p.add_argument("--overlay", action="store_true", help="write 2D overlays (overlay/*.jpg, or <video>_overlay.mp4)")
     p.add_argument("--plot3d", action="store_true", help="write a 3D view per image or frame (plot3d/*.png)")
+    add_decode_args(p)
     return p
 
 
@@ -59,8 +55,7 @@ def run(args: argparse.Namespace) -> tuple[dict, str]:
     try:
         predictor = Predictor(args.checkpoint, device=_device(args.device, shard.local_rank, shard.world_size),
                               backend=args.backend, batch_size=args.batch_size, skeleton=args.skeleton,
-                              decode_config=DecodeConfig(det_threshold=args.det_threshold,
-                                                          nms_radius=args.nms_radius))
+                              decode_overrides=decode_overrides(args))
         options = PredictOptions(overlay=args.overlay, plot3d=args.plot3d)
         with ExitStack() as stack:
             advance = [lambda n: None]
@@ -86,7 +81,7 @@ def format_summary(s: dict) -> str:
     lines = [f"predicted {s['frames']} {'frames' if s['kind'] == 'video' else 'images'} of {s['input']}: "
              f"{s['people']} people, {s['frames_per_second']:.1f} frames/s ({s['device']}, decoder {s['backend']}, "
              f"{s['world_size']} process(es))",
-             f"predictions: {s['predictions']}"]
+             f"predictions: {s['predictions']}", decode_line(s["decode_config"])]
     if s["overlay"]:
         lines.append(f"overlay: {s['overlay']}")
     if s["plot3d"]:

@@ -205,8 +205,8 @@ def run_predict(path: str | os.PathLike, out_dir: str | os.PathLike, predictor: 
         "plot3d": str(out / "plot3d") if options.plot3d else None,
         "plot3d_renderer": ("matplotlib" if have_matplotlib() else "opencv") if options.plot3d else None,
         "checkpoint": str(predictor.checkpoint_path), "step": predictor.step, "device": str(predictor.device),
-        "backend": predictor.backend, "batch_size": predictor.batch_size, "input_size": predictor.input_size,
-        "skeleton": predictor.skeleton.name, "joints": list(predictor.skeleton.joints),
+        "backend": predictor.backend, "decode_config": predictor.decode_config.to_dict(),
+        "batch_size": predictor.batch_size, "input_size": predictor.input_size, "skeleton": predictor.skeleton.name, "joints": list(predictor.skeleton.joints),
         "world_size": shard.world_size, "seconds": seconds, "frames_per_second": written / seconds,
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")

@@ -16,7 +16,7 @@ read with OpenCV and converted, so they need no flag.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -27,11 +27,11 @@ from ..data.background import require_cv2
 from ..data.dataset import normalize_image
 from ..data.frames import read_image
 from ..data.letterbox import letterbox
-from ..decode import DecodeConfig, available_backends, decode
+from ..decoding import DecodeConfig, available_backends, decode
 from ..geometry import MapTransform
 from ..model import HourglassNet, StackOutput
 from ..skeleton import SKELETONS, Skeleton, get_skeleton
-from ..train.checkpoint import CheckpointError, load_model
+from ..train.checkpoint import CheckpointError, load_model, recommended_decode_config
 from ..train.evaluate import fastest_backend
 from .types import ImagePoses
 
@@ -105,14 +105,21 @@ class Predictor:
             device: :func:`~ssmp3d.train.evaluate.fastest_backend`), ``"python"``,
             ``"cpu"`` or ``"cuda"``.
         batch_size: Images per network pass.
-        decode_config: Decoder parameters.
+        decode_config: Decoder parameters; None (the default) takes the
+            settings the checkpoint recommends
+            (:func:`~ssmp3d.train.checkpoint.recommended_decode_config`; the
+            shipped weights carry theirs).
+        decode_overrides: Fields of :class:`DecodeConfig` set over
+            ``decode_config`` (or the recommended settings), e.g.
+            ``{"nms_radius": 1}``.
         skeleton: The joint set the caller expects (a :class:`Skeleton` or a
             name), or None to take the checkpoint's.
 
     Attributes:
         model: The network (eval mode, on ``device``).
         skeleton: The joint set it predicts (:func:`checkpoint_skeleton`).
-        device, backend, batch_size, decode_config: As resolved from the arguments.
+        device, backend, batch_size: As resolved from the arguments.
+        decode_config: The decoder settings in use (recommended or given, then overridden).
         checkpoint_path, step, checkpoint_config: The checkpoint file, its
             training step and its stored configuration (plain data).
 
@@ -124,12 +131,15 @@ class Predictor:
     """
 
     def __init__(self, checkpoint: str | os.PathLike | None = None, *, device: str | torch.device | None = None,
-                 backend: str = "auto", batch_size: int = 8, decode_config: DecodeConfig = DecodeConfig(),
-                 skeleton: Skeleton | str | None = None) -> None:
+                 backend: str = "auto", batch_size: int = 8, decode_config: DecodeConfig | None = None,
+                 skeleton: Skeleton | str | None = None, decode_overrides: Mapping[str, object] | None = None) -> None:
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size: expected an int >= 1, got {batch_size!r}")
-        if not isinstance(decode_config, DecodeConfig):
-            raise TypeError(f"decode_config: expected a DecodeConfig, got {type(decode_config).__name__}")
+        if decode_config is not None and not isinstance(decode_config, DecodeConfig):
+            raise TypeError(f"decode_config: expected a DecodeConfig or None, got {type(decode_config).__name__}")
+        if decode_overrides is not None and not isinstance(decode_overrides, Mapping):
+            raise TypeError(f"decode_overrides: expected a mapping of DecodeConfig fields, got "
+                            f"{type(decode_overrides).__name__}")
         if isinstance(skeleton, str):
             skeleton = get_skeleton(skeleton)
         elif skeleton is not None and not isinstance(skeleton, Skeleton):
@@ -155,7 +165,8 @@ class Predictor:
         self.step = int(ckpt["step"])
         self.checkpoint_config: dict = ckpt["config"]
         self.batch_size = batch_size
-        self.decode_config = decode_config
+        base = decode_config if decode_config is not None else recommended_decode_config(ckpt, self.checkpoint_path)
+        self.decode_config = DecodeConfig.from_dict(dict(decode_overrides or {}), base=base)
 
     @property
     def input_size(self) -> int:

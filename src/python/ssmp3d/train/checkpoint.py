@@ -11,7 +11,9 @@ arbitrary objects):
 * ``step``: optimizer steps taken;
 * ``rng``: the torch CPU generator state and, when CUDA is initialised,
   every device's, so a resumed run draws the same random numbers;
-* ``extra``: anything else plain (e.g. the data stream position, metrics).
+* ``extra``: anything else plain (e.g. the data stream position, metrics),
+  and ``extra["decode_config"]``: the decoder settings recommended for this
+  network (:meth:`DecodeConfig.to_dict`; :func:`recommended_decode_config`).
 
 Writing goes to a temporary file in the same directory, is flushed and
 fsynced, then renamed over the target (``os.replace``, atomic on POSIX and
@@ -30,7 +32,10 @@ from typing import Any
 
 import torch
 
+from ..decoding.types import DecodeConfig
+
 __all__ = ["FORMAT", "CheckpointError", "save_checkpoint", "load_checkpoint", "config_to_dict",
+           "recommended_decode_config",
            "check_config", "rng_state", "set_rng_state", "load_model", "export_weights"]
 
 #: Format tag stored in (and required of) every checkpoint.
@@ -198,8 +203,35 @@ def load_model(path: str | os.PathLike, map_location: str | torch.device = "cpu"
     return model.to(map_location).eval(), ckpt
 
 
+def recommended_decode_config(ckpt: Mapping[str, Any], path: str | os.PathLike = "checkpoint") -> DecodeConfig:
+    """The decoder settings a checkpoint recommends for its network.
+
+    ``extra["decode_config"]`` (fields of :class:`DecodeConfig`, the others
+    at their defaults) when present; for older files the fields of
+    ``extra["provenance"]["recommended_decode"]``; otherwise ``DecodeConfig()``.
+
+    Args:
+        ckpt: A loaded checkpoint (:func:`load_checkpoint`).
+        path: Its file, for messages.
+
+    Raises:
+        CheckpointError: the stored settings are not a valid configuration.
+    """
+    extra = ckpt.get("extra") or {}
+    stored = extra.get("decode_config") if isinstance(extra, Mapping) else None
+    if stored is None and isinstance(extra, Mapping):
+        stored = (extra.get("provenance") or {}).get("recommended_decode")
+    if stored is None:
+        return DecodeConfig()
+    try:
+        return DecodeConfig.from_dict(stored)
+    except (TypeError, ValueError) as exc:
+        raise CheckpointError(f"{path}: the stored decoder settings are not valid ({exc})") from exc
+
+
 def export_weights(src: str | os.PathLike, dst: str | os.PathLike, *,
-                   provenance: Mapping[str, Any] | None = None) -> Path:
+                   provenance: Mapping[str, Any] | None = None,
+                   decode_config: DecodeConfig | None = None) -> Path:
     """Writes the network of checkpoint ``src`` alone to ``dst`` (for shipping).
 
     Keeps ``config``, ``model`` and ``step``; drops the optimizer, scheduler
@@ -211,6 +243,8 @@ def export_weights(src: str | os.PathLike, dst: str | os.PathLike, *,
         src: A checkpoint written by ``ssmp3d train``.
         dst: The file to write (refused when it is ``src`` itself).
         provenance: Plain data stored beside the weights (command, commit, metrics).
+        decode_config: The decoder settings recommended for the network,
+            stored as ``extra["decode_config"]`` (None keeps ``src``'s, if any).
 
     Returns:
         The path written.
@@ -225,6 +259,10 @@ def export_weights(src: str | os.PathLike, dst: str | os.PathLike, *,
     model, ckpt = load_model(src)  # checks that the stored network loads
     extra = {k: v for k, v in dict(ckpt.get("extra") or {}).items() if k != "provenance"}
     extra["provenance"] = dict(provenance or {})
+    if decode_config is not None:
+        if not isinstance(decode_config, DecodeConfig):
+            raise TypeError(f"decode_config: expected a DecodeConfig or None, got {type(decode_config).__name__}")
+        extra["decode_config"] = decode_config.to_dict()
     state = {k: v.detach().clone().contiguous() for k, v in model.state_dict().items()}
     return save_checkpoint(dst, config=ckpt["config"], model=state, step=int(ckpt["step"]), extra=extra,
                            with_rng=False)
