@@ -1,4 +1,5 @@
-"""``ssmp3d bench``: per-frame decode latency per backend and people count."""
+"""``ssmp3d bench``: per-frame decode latency per backend and people count; ``--grouping``:
+grouping accuracy of each strategy beside the public associative-embedding baseline."""
 
 from __future__ import annotations
 
@@ -21,9 +22,12 @@ def _names(text: str) -> tuple[str, ...]:
 
 def add_parser(sub) -> argparse.ArgumentParser:
     """Registers the ``bench`` sub-command."""
-    p = sub.add_parser("bench", help="time the decoders per frame",
+    p = sub.add_parser("bench", help="time the decoders per frame; --grouping: grouping accuracy",
                        description="Per-frame decode latency on 19x128x128 ground-truth maps, per backend, "
-                                   "people count and batch size, with the ratio to the python backend.")
+                                   "people count and batch size, with the ratio to the python backend. With "
+                                   "--grouping: joint accuracy and latency of each grouping strategy and backend "
+                                   "beside the public associative-embedding grouping, on tag maps of controlled "
+                                   "ambiguity.")
     p.add_argument("--backends", type=_names, default=("python",),
                    help="comma-separated backends (python,cpu,cuda); default python")
     p.add_argument("--people", type=_ints, default=(1, 5, 10, 20), help="people per frame (default 1,5,10,20)")
@@ -32,16 +36,39 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--warmup", type=int, default=2, help="untimed repetitions first")
     p.add_argument("--threads", type=int, default=1, help="torch threads while timing (default 1)")
     p.add_argument("--seed", type=int, default=0, help="scene seed")
+    p.add_argument("--grouping", action="store_true",
+                   help="run the grouping benchmark instead (--people defaults to 2,5,10,20; --backends to python,cpu)")
+    p.add_argument("--frames", type=int, default=20, help="--grouping: frames per cell (default 20)")
+    p.add_argument("--missing", type=float, default=0.0,
+                   help="--grouping: share of joints dropped from the heatmaps (default 0)")
     return p
 
 
 def run(args: argparse.Namespace) -> tuple[dict, str]:
     """Runs the command; returns (JSON object, human text)."""
+    if args.grouping:
+        return _run_grouping(args)
     config = BenchConfig(backends=args.backends, people=args.people, batch=args.batch, repeat=args.repeat,
                          warmup=args.warmup, seed=args.seed, threads=args.threads)
     with progress_bar(len(config.people) * len(config.batch), "bench", "case") as advance:
         result = run_bench(config, progress=advance)
     return result, format_result(result)
+
+
+def _run_grouping(args: argparse.Namespace) -> tuple[dict, str]:
+    from dataclasses import replace
+
+    from ..grouping_bench import GroupingBenchConfig, format_grouping, run_grouping_bench
+    from ..grouping_bench.run import SETTINGS
+
+    people = args.people if args.people != (1, 5, 10, 20) else GroupingBenchConfig.people
+    backends = args.backends if args.backends != ("python",) else GroupingBenchConfig.backends
+    settings = tuple((name, replace(amb, missing=args.missing)) for name, amb in SETTINGS)
+    config = GroupingBenchConfig(people=people, frames=args.frames, settings=settings, backends=backends,
+                                 repeat=args.repeat, threads=args.threads, seed=args.seed)
+    with progress_bar(len(config.people) * len(config.settings), "bench", "case") as advance:
+        result = run_grouping_bench(config, progress=advance)
+    return result, format_grouping(result)
 
 
 def format_result(r: dict) -> str:
