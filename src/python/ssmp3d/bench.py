@@ -145,6 +145,7 @@ def run_bench(config: BenchConfig, skeleton: Skeleton = PANOPTIC19,
     finally:
         torch.set_num_threads(old_threads)
     return {"machine": machine_info(), "threads": config.threads, "repeat": config.repeat,
+            "grouping": config.decode.grouping,
             "map_shape": list(maps[0].shape[1:]), "decode": rows, "nms": nms_rows,
             "cuda_nms_gather": stage_rows}
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 
 from ..bench import BenchConfig, run_bench
+from ..decoding import GROUPINGS, DecodeConfig
 from .progress import progress_bar
 
 
@@ -36,6 +37,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--warmup", type=int, default=2, help="untimed repetitions first")
     p.add_argument("--threads", type=int, default=1, help="torch threads while timing (default 1)")
     p.add_argument("--seed", type=int, default=0, help="scene seed")
+    p.add_argument("--strategy", choices=GROUPINGS, default=None,
+                   help="grouping strategy of the timed decoder (default: DecodeConfig's, assign)")
     p.add_argument("--grouping", action="store_true",
                    help="run the grouping benchmark instead (--people defaults to 2,5,10,20; --backends to python,cpu)")
     p.add_argument("--frames", type=int, default=20, help="--grouping: frames per cell (default 20)")
@@ -48,8 +51,10 @@ def run(args: argparse.Namespace) -> tuple[dict, str]:
     """Runs the command; returns (JSON object, human text)."""
     if args.grouping:
         return _run_grouping(args)
+    decode = DecodeConfig() if args.strategy is None else DecodeConfig(
+        grouping=args.strategy, person_score="detected" if args.strategy == "paper" else "all")
     config = BenchConfig(backends=args.backends, people=args.people, batch=args.batch, repeat=args.repeat,
-                         warmup=args.warmup, seed=args.seed, threads=args.threads)
+                         warmup=args.warmup, seed=args.seed, threads=args.threads, decode=decode)
     with progress_bar(len(config.people) * len(config.batch), "bench", "case") as advance:
         result = run_bench(config, progress=advance)
     return result, format_result(result)
@@ -75,7 +80,8 @@ def format_result(r: dict) -> str:
     """Human-readable latency table."""
     m = r["machine"]
     lines = [f"decode latency per frame, {'x'.join(map(str, r['map_shape']))} maps, {r['threads']} thread(s), "
-             f"median of {r['repeat']} ({m['processor']}, torch {m['torch']}, commit {m['commit']})",
+             f"median of {r['repeat']}, grouping {r['grouping']} ({m['processor']}, torch {m['torch']}, "
+             f"commit {m['commit']})",
              f"{'backend':<8}{'people':>7}{'batch':>7}{'ms/frame':>11}{'vs python':>11}"]
     for row in r["decode"]:
         lines.append(f"{row['backend']:<8}{row['people']:>7}{row['batch']:>7}{row['per_frame_ms']:>11.3f}"

@@ -1,5 +1,6 @@
-"""Decoder options shared by ``eval``, ``demo`` and ``predict``: each overrides one
-field of the settings the checkpoint recommends (:func:`~ssmp3d.train.checkpoint.recommended_decode_config`)."""
+"""Decoder options shared by ``eval``, ``demo``, ``predict`` and ``oracle``: each overrides one
+field of the settings the checkpoint recommends (:func:`~ssmp3d.train.checkpoint.recommended_decode_config`;
+``DecodeConfig()`` for ``oracle``, which runs no network)."""
 
 from __future__ import annotations
 

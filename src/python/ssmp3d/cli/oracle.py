@@ -11,6 +11,7 @@ from ..eval.groups import format_groups
 from ..oracle import OracleConfig, run_oracle
 from ..skeleton import SKELETONS, get_skeleton
 from .datasets import add_dataset_args, open_from_args, source_line
+from .decode_args import add_decode_args, decode_overrides
 from .progress import progress_bar
 
 
@@ -32,13 +33,14 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=16, help="frames per decode call")
     p.add_argument("--input-size", type=int, default=512,
                    help="real frames are letterboxed to this square input (default 512: 128x128 maps)")
+    add_decode_args(p)
     add_dataset_args(p)
     return p
 
 
 def run(args: argparse.Namespace) -> tuple[dict, str]:
     """Runs the command; returns (JSON object, human text)."""
-    decode = DecodeConfig(readout=args.readout)
+    decode = DecodeConfig.from_dict({**decode_overrides(args), "readout": args.readout})
     dataset = open_from_args(args)
     if dataset is not None:
         if args.skeleton is not None and args.skeleton != dataset.skeleton.name:
@@ -48,12 +50,14 @@ def run(args: argparse.Namespace) -> tuple[dict, str]:
         with progress_bar(len(dataset), "oracle", "frame") as advance:
             report = oracle_frames(dataset, config, progress=advance)
         report["root"] = str(args.root)
+        report["decode_config"] = decode.to_dict()
         return report, format_frames_report(report)
     config = OracleConfig(scenes=args.scenes, seed=args.seed, preset=args.preset,
                           max_people=args.max_people, backend=args.backend, batch_size=args.batch_size,
                           decode=decode)
     with progress_bar(config.scenes, "oracle", "frame") as advance:
         report = run_oracle(config, skeleton=get_skeleton(args.skeleton or "panoptic19"), progress=advance)
+    report["decode_config"] = decode.to_dict()
     return report, format_report(report)
 
 

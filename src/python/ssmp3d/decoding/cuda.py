@@ -6,11 +6,11 @@ rules and gathers, at each kept peak, its tags, the refinement signs and the
 ORPM vectors of every map its location may be read for (the joint's *gather
 list*: the maps ``m`` with ``S[m, l]``, about 99 of 19 x 19 for Panoptic).
 All of it lands in one device buffer, copied to pinned host memory in one
-transfer per batch; after one stream synchronisation the C++ greedy grouper
+transfer per batch; after one stream synchronisation the C++ grouper (either strategy)
 and read-out (``ssmp3d._C.decode_candidates_cpu``, the back half of the
 ``cpu`` decoder, images split across threads) finish the batch.
 
-Why the grouper stays on the host: it is a sequential greedy search over a
+Why the grouper stays on the host: it is a sequential search (greedy, or one assignment per joint type) over a
 few hundred candidates per image, a poor fit for a GPU, while the compact
 tables (about 45 KB per image) cross PCIe in microseconds. Results equal the
 ``cpu`` and ``python`` backends exactly: the same float32 values are

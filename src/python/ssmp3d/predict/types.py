@@ -21,8 +21,8 @@ from ..skeleton import Skeleton
 __all__ = ["ImagePoses", "Person", "ReadoutRule", "person_from_dict"]
 
 
-def _finite_or_none(value: float) -> float | None:
-    return float(value) if math.isfinite(value) else None
+def _finite_or_none(value: float | None) -> float | None:
+    return float(value) if value is not None and math.isfinite(value) else None
 
 
 @dataclass(frozen=True, eq=False)
