@@ -15,14 +15,13 @@ alone, given the candidates.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
 
-from ..bench import machine_info
+from ..bench import _median_seconds, machine_info
 from ..decoding import DecodeConfig, available_backends, decode
 from ..ops import heatmap_nms
 from ..skeleton import PANOPTIC19
@@ -30,7 +29,8 @@ from .baseline import group_public_ae, public_ae_order
 from .maps import AmbiguityConfig, GroupingFrame, make_frames
 from .score import joint_accuracy
 
-__all__ = ["STRATEGIES", "GroupingBenchConfig", "run_grouping_bench"]
+__all__ = ["STRATEGIES", "GroupingBenchConfig", "baseline_candidates", "baseline_peaks", "format_grouping",
+           "run_grouping_bench"]
 
 #: Our strategies as benchmarked: name -> decoder settings over the defaults.
 STRATEGIES: dict[str, dict] = {
@@ -83,15 +83,8 @@ class GroupingBenchConfig:
 
 
 def _median_ms(fn: Callable[[], object], repeat: int, frames: int, sync: Callable[[], None]) -> float:
-    fn()  # warm-up
-    sync()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        sync()
-        times.append(time.perf_counter() - start)
-    return 1e3 * float(np.median(times)) / frames
+    """Median milliseconds per frame of ``fn`` (one pass over ``frames`` frames), after one warm-up."""
+    return 1e3 * _median_seconds(fn, repeat, 1, sync) / frames
 
 
 def _ours(frames: list[GroupingFrame], config: DecodeConfig, backend: str, repeat: int) -> tuple[int, int, float]:
@@ -112,13 +105,23 @@ def _ours(frames: list[GroupingFrame], config: DecodeConfig, backend: str, repea
     return right, total, ms
 
 
+def baseline_candidates(frame: GroupingFrame, config: DecodeConfig) -> tuple[np.ndarray, ...]:
+    """Our NMS candidates of one frame for the baseline: scores ``[K, M]``, float64 tags
+    ``[K, M]``, counts ``[K]`` and flat indices ``[K, M]``."""
+    s, idx, c = heatmap_nms(frame.heatmaps[None], config.det_threshold, config.nms_radius, config.max_candidates)
+    tags = np.take_along_axis(frame.tags.reshape(frame.tags.shape[0], -1), np.maximum(idx[0], 0), axis=1)
+    return s[0], tags.astype(np.float64), c[0], idx[0]
+
+
+def baseline_peaks(rows: np.ndarray, indices: np.ndarray, min_joints: int) -> np.ndarray:
+    """Flat peak indices ``[P, K]`` of the baseline's people with at least ``min_joints`` joints."""
+    rows = rows[(rows >= 0).sum(axis=1) >= min_joints]
+    return np.where(rows >= 0, indices[np.arange(rows.shape[1])[None], np.maximum(rows, 0)], -1)
+
+
 def _baseline(frames: list[GroupingFrame], config: DecodeConfig, repeat: int) -> tuple[int, int, float]:
     order = public_ae_order(PANOPTIC19)
-    cands = []
-    for f in frames:
-        s, idx, c = heatmap_nms(f.heatmaps[None], config.det_threshold, config.nms_radius, config.max_candidates)
-        tags = np.take_along_axis(f.tags.reshape(f.tags.shape[0], -1), np.maximum(idx[0], 0), axis=1)
-        cands.append((s[0], tags.astype(np.float64), c[0], idx[0]))
+    cands = [baseline_candidates(f, config) for f in frames]
     groups = []
 
     def run() -> None:
@@ -128,9 +131,7 @@ def _baseline(frames: list[GroupingFrame], config: DecodeConfig, repeat: int) ->
     ms = _median_ms(run, repeat, len(frames), lambda: None)
     right = total = 0
     for f, (_, _, _, idx), (rows, _) in zip(frames, cands, groups):
-        rows = rows[(rows >= 0).sum(axis=1) >= config.min_joints]
-        peaks = np.where(rows >= 0, idx[np.arange(rows.shape[1])[None], np.maximum(rows, 0)], -1)
-        r, t = joint_accuracy(f, peaks, f.heatmaps.shape[2])
+        r, t = joint_accuracy(f, baseline_peaks(rows, idx, config.min_joints), f.heatmaps.shape[2])
         right, total = right + r, total + t
     return right, total, ms
 
