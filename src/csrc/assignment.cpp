@@ -25,18 +25,6 @@ inline double pixel_dist(const double* a, const double* b) {
   return std::sqrt(dx * dx + dy * dy);
 }
 
-// grouping.py: tag_distance, float64, squares summed in order of d.
-inline double tag_dist(const double* t, const double* r, int64_t D) {
-  double diff = t[0] - r[0];
-  if (D == 1) return std::fabs(diff);
-  double acc = diff * diff;
-  for (int64_t d = 1; d < D; ++d) {
-    diff = t[d] - r[d];
-    acc = acc + diff * diff;
-  }
-  return std::sqrt(acc);
-}
-
 // Largest dist(j, parent j) / path[j, parent j] over the person's grouped pairs, 0 if none.
 double person_scale(const AssignPeople& P, int64_t q, int64_t K, const TreeTables& tree) {
   const int32_t* row = P.rows.data() + q * K;
@@ -96,7 +84,7 @@ double merge_key(const AssignScratch& s, int64_t a, int64_t b, int64_t K, int64_
     ref_a[d] = P.tag_sum[a * D + d] / static_cast<double>(P.count[a]);
     ref_b[d] = P.tag_sum[b * D + d] / static_cast<double>(P.count[b]);
   }
-  const double dt = tag_dist(ref_a, ref_b, D);
+  const double dt = tag_distance(ref_a, ref_b, D);
   if (!(dt < thr)) return kInf;
   double sc = std::max(P.scale[a], P.scale[b]);
   if (sc == 0.0) sc = s0;
@@ -263,7 +251,7 @@ void group_by_assignment(int64_t K, int64_t M, int64_t D, int64_t W, const TreeT
       for (int64_t i = 0; i < n; ++i) {
         bool any = false;
         for (int64_t q = 0; q < Q; ++q) {
-          const double d = tag_dist(tags + (k * M + i) * D, s.ref.data() + q * D, D);
+          const double d = tag_distance(tags + (k * M + i) * D, s.ref.data() + q * D, D);
           s.dist[i * Q + q] = d;
           any = any || d < thr;
         }

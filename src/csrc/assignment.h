@@ -16,12 +16,26 @@
 //    tags and compatible positions merge, best pair first.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <vector>
 
 #include "lap.h"
 
 namespace ssmp3d {
+
+/// Tag distance in float64 (grouping.py: tag_distance): |t - r| for D = 1, else
+/// the Euclidean norm with the squares summed in order of d. Both strategies use it.
+inline double tag_distance(const double* t, const double* r, int64_t D) {
+  double diff = t[0] - r[0];
+  if (D == 1) return std::fabs(diff);
+  double acc = diff * diff;
+  for (int64_t d = 1; d < D; ++d) {
+    diff = t[d] - r[d];
+    acc = acc + diff * diff;
+  }
+  return std::sqrt(acc);
+}
 
 /// Largest normalised gap between two fragments that may merge (assignment.py: MERGE_LIMIT).
 constexpr double kMergeLimit = 1.5;

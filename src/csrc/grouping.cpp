@@ -33,18 +33,6 @@ inline uint32_t descending_score_key(float s) {
   return ~ascending;
 }
 
-// Tag distance of candidate g to the reference, in float64 (grouping.py: tag_distance).
-inline double tag_distance(const double* t, const double* ref, int64_t D) {
-  if (D == 1) return std::fabs(t[0] - ref[0]);
-  double diff = t[0] - ref[0];
-  double acc = diff * diff;
-  for (int64_t d = 1; d < D; ++d) {
-    diff = t[d] - ref[d];
-    acc += diff * diff;
-  }
-  return std::sqrt(acc);
-}
-
 // Person order: score descending, NaN last (numpy argsort(-score) order).
 inline bool ranks_before(double a, double b) {
   return !std::isnan(a) && (std::isnan(b) || a > b);

@@ -29,7 +29,7 @@ def test_frames_are_seeded_and_as_described():
     p, k = np.argwhere(a.present)[0]
     x, y = np.floor(a.joints[p, k] + 0.5).astype(int)
     assert a.tags[k, y, x] == a.person_tags[p]
-    assert 0.6 < a.present.sum() / max(1, (a.present | ~a.present).sum()) <= 1.0
+    assert 0.6 < a.present.mean() < 1.0  # a fifth of the joints dropped, some out of the map
     with pytest.raises(ValueError, match="spacing"):
         AmbiguityConfig(spacing=0.0)
     with pytest.raises(ValueError, match="missing"):

@@ -29,9 +29,10 @@ def add_parser(sub) -> argparse.ArgumentParser:
                                    "--grouping: joint accuracy and latency of each grouping strategy and backend "
                                    "beside the public associative-embedding grouping, on tag maps of controlled "
                                    "ambiguity.")
-    p.add_argument("--backends", type=_names, default=("python",),
-                   help="comma-separated backends (python,cpu,cuda); default python")
-    p.add_argument("--people", type=_ints, default=(1, 5, 10, 20), help="people per frame (default 1,5,10,20)")
+    p.add_argument("--backends", type=_names, default=None,
+                   help="comma-separated backends (python,cpu,cuda); default python (--grouping: python,cpu)")
+    p.add_argument("--people", type=_ints, default=None,
+                   help="people per frame (default 1,5,10,20; --grouping: 2,5,10,20)")
     p.add_argument("--batch", type=_ints, default=(1,), help="batch sizes (default 1)")
     p.add_argument("--repeat", type=int, default=10, help="timed repetitions; the median is reported")
     p.add_argument("--warmup", type=int, default=2, help="untimed repetitions first")
@@ -40,7 +41,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--strategy", choices=GROUPINGS, default=None,
                    help="grouping strategy of the timed decoder (default: DecodeConfig's, assign)")
     p.add_argument("--grouping", action="store_true",
-                   help="run the grouping benchmark instead (--people defaults to 2,5,10,20; --backends to python,cpu)")
+                   help="run the grouping benchmark instead")
     p.add_argument("--frames", type=int, default=20, help="--grouping: frames per cell (default 20)")
     p.add_argument("--missing", type=float, default=0.0,
                    help="--grouping: share of joints dropped from the heatmaps (default 0)")
@@ -53,7 +54,8 @@ def run(args: argparse.Namespace) -> tuple[dict, str]:
         return _run_grouping(args)
     decode = DecodeConfig() if args.strategy is None else DecodeConfig(
         grouping=args.strategy, person_score="detected" if args.strategy == "paper" else "all")
-    config = BenchConfig(backends=args.backends, people=args.people, batch=args.batch, repeat=args.repeat,
+    config = BenchConfig(backends=args.backends or ("python",), people=args.people or BenchConfig.people,
+                         batch=args.batch, repeat=args.repeat,
                          warmup=args.warmup, seed=args.seed, threads=args.threads, decode=decode)
     with progress_bar(len(config.people) * len(config.batch), "bench", "case") as advance:
         result = run_bench(config, progress=advance)
@@ -66,8 +68,8 @@ def _run_grouping(args: argparse.Namespace) -> tuple[dict, str]:
     from ..grouping_bench import GroupingBenchConfig, format_grouping, run_grouping_bench
     from ..grouping_bench.run import SETTINGS
 
-    people = args.people if args.people != (1, 5, 10, 20) else GroupingBenchConfig.people
-    backends = args.backends if args.backends != ("python",) else GroupingBenchConfig.backends
+    people = args.people or GroupingBenchConfig.people
+    backends = args.backends or GroupingBenchConfig.backends
     settings = tuple((name, replace(amb, missing=args.missing)) for name, amb in SETTINGS)
     config = GroupingBenchConfig(people=people, frames=args.frames, settings=settings, backends=backends,
                                  repeat=args.repeat, threads=args.threads, seed=args.seed)

@@ -56,11 +56,7 @@ import numpy as np
 from ..bones import TreeGeometry
 from .lap import solve_assignment
 
-__all__ = ["MAX_CANDIDATES", "MERGE_LIMIT", "group_by_assignment", "scale_prior"]
-
-#: Most candidates per joint type the strategy accepts (``DecodeConfig.max_candidates``):
-#: each assignment costs up to ``M^2 (max_people + M)``.
-MAX_CANDIDATES = 256
+__all__ = ["MERGE_LIMIT", "group_by_assignment", "scale_prior", "tag_distances"]
 
 #: Largest normalised gap ``gb`` between two fragments that may merge.
 MERGE_LIMIT = 1.5
@@ -73,8 +69,12 @@ def _dist(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return np.sqrt(dx * dx + dy * dy)
 
 
-def _tag_distance(tags: np.ndarray, ref: np.ndarray) -> np.ndarray:
-    """``[..., D]`` tags against ``[..., D]`` references (broadcast), as grouping.tag_distance."""
+def tag_distances(tags: np.ndarray, ref: np.ndarray) -> np.ndarray:
+    """Tag distances of ``[..., D]`` tags to ``[..., D]`` references (broadcast), float64.
+
+    ``|t - r|`` when ``D == 1``; otherwise the Euclidean norm with the squares
+    summed in order of ``d`` (both strategies, and the C++ ``tag_distance``).
+    """
     diff = tags[..., 0] - ref[..., 0]
     if tags.shape[-1] == 1:
         return np.abs(diff)
@@ -146,8 +146,10 @@ def _scale(row: np.ndarray, pos: np.ndarray, tree: TreeGeometry) -> float:
     return max(0.0, float((_dist(pos[j], pos[par[j]]) / tree.path[j, par[j]]).max()))
 
 
-def _anchor_ratio(row: np.ndarray, pos: np.ndarray, k: int, cand_xy: np.ndarray, tree: TreeGeometry) -> np.ndarray:
-    """``dist(candidate, anchor) / path[anchor, k]`` for each candidate ``[n]`` (before the scale)."""
+def _anchor(row: np.ndarray, pos: np.ndarray, k: int, cand_xy: np.ndarray,
+            tree: TreeGeometry) -> tuple[np.ndarray, float]:
+    """Distances ``[n]`` of the candidates to the person's anchor for type ``k`` (its grouped
+    joint with the smallest ``(path[a, k], a)``), and that path length."""
     grouped = np.flatnonzero(row >= 0)
     a = int(grouped[np.lexsort((grouped, tree.path[grouped, k]))[0]])
     return _dist(cand_xy, pos[a]), float(tree.path[a, k])
@@ -184,7 +186,7 @@ def group_by_assignment(scores: np.ndarray, tags: np.ndarray, counts: np.ndarray
         nq = min(len(people.rows), max_people)  # the people that may take a joint
         if nq:
             ref = np.stack(people.tag_sum[:nq]) / np.asarray(people.count[:nq], np.float64)[:, None]  # [Q, D]
-            d = _tag_distance(tags[k, :n, None, :], ref[None, :, :])  # [n, Q]
+            d = tag_distances(tags[k, :n, None, :], ref[None, :, :])  # [n, Q]
             allowed = d < thr
             rows = np.flatnonzero(allowed.any(axis=1))
             cols = np.flatnonzero(allowed[rows].any(axis=0))
@@ -195,7 +197,7 @@ def group_by_assignment(scores: np.ndarray, tags: np.ndarray, counts: np.ndarray
                     for ci, q in enumerate(cols):
                         sc = people.scale[q] if people.scale[q] > 0 else s0
                         if sc > 0:
-                            dist, plen = _anchor_ratio(people.rows[q], people.pos[q], k, xy[k, rows], tree)
+                            dist, plen = _anchor(people.rows[q], people.pos[q], k, xy[k, rows], tree)
                             g[:, ci] = dist / (plen * sc)
                     cost = cost + w * g
                 cost = np.where(allowed[np.ix_(rows, cols)], cost, np.inf)
@@ -232,7 +234,7 @@ def _pair_keys(st: _MergeState, lo: np.ndarray, hi: np.ndarray, tree: TreeGeomet
     key = np.full(lo.shape, np.inf)
     if lo.size == 0:
         return key
-    dt = _tag_distance(st.ref[lo], st.ref[hi])
+    dt = tag_distances(st.ref[lo], st.ref[hi])
     sc = np.maximum(st.scale[lo], st.scale[hi])
     sc = np.where(sc == 0.0, s0, sc)
     ok = np.flatnonzero((dt < thr) & (sc != 0.0))

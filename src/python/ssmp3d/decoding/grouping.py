@@ -35,7 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..bones import TreeGeometry
-from .assignment import group_by_assignment
+from .assignment import group_by_assignment, tag_distances
 from .types import DecodeConfig
 
 
@@ -82,16 +82,10 @@ def tag_distance(tags: np.ndarray, ref: np.ndarray) -> np.ndarray:
 
     Returns:
         ``[N]`` float64: ``|t - ref|`` when ``D == 1``; otherwise the Euclidean
-        norm with the squares summed sequentially over ``d = 0..D-1``.
+        norm with the squares summed sequentially over ``d = 0..D-1``
+        (:func:`~ssmp3d.decoding.assignment.tag_distances`).
     """
-    if tags.shape[0] == 1:
-        return np.abs(tags[0] - ref[0])
-    diff = tags[0] - ref[0]
-    acc = diff * diff
-    for d in range(1, tags.shape[0]):
-        diff = tags[d] - ref[d]
-        acc += diff * diff
-    return np.sqrt(acc)
+    return tag_distances(tags.T, ref[None, :])
 
 
 def group_candidates(

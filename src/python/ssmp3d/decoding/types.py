@@ -15,6 +15,9 @@ BACKENDS = ("python", "cpu", "cuda")
 READOUTS = ("full", "naive")
 GROUPINGS = ("assign", "paper")
 PERSON_SCORES = ("all", "detected")
+#: Most candidates per joint type of grouping ``"assign"``: each assignment costs
+#: up to ``M^2 (max_people + M)`` (``ssmp3d.ops.group_candidates`` has the same bound).
+ASSIGN_MAX_CANDIDATES = 256
 
 
 class ReadoutRule(IntEnum):
@@ -101,7 +104,7 @@ class DecodeConfig:
         check("grouping", isinstance(self.grouping, str) and self.grouping in GROUPINGS, f"one of {GROUPINGS}")
         check("geometry_weight", finite(self.geometry_weight) and self.geometry_weight >= 0,
               "a finite float >= 0")
-        check("max_candidates", self.grouping != "assign" or self.max_candidates <= 256,
+        check("max_candidates", self.grouping != "assign" or self.max_candidates <= ASSIGN_MAX_CANDIDATES,
               "an int <= 256 with grouping 'assign' (each assignment costs up to M^2 (max_people + M))")
         check("min_joints", isinstance(self.min_joints, int) and self.min_joints >= 1, "an int >= 1")
         check("person_score", isinstance(self.person_score, str) and self.person_score in PERSON_SCORES,
