@@ -7,6 +7,7 @@ from dataclasses import asdict
 
 from ..model import HourglassConfig
 from ..train.config import AMP_MODES, DATASET_JOINTS, DATASETS, TrainConfig
+from ..train.schedule import SCHEDULES
 from ..train.trainer import train
 from .progress import progress_bar
 
@@ -29,6 +30,14 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--model", choices=sorted(_PRESETS), default="small", help="network preset (default small)")
     p.add_argument("--stacks", type=int, default=None, help="override the preset's number of stacks")
     p.add_argument("--input-size", type=int, default=None, help="override the preset's input size")
+    p.add_argument("--head-features", type=int, default=None,
+                   help="override the preset's head hidden width (0: a single 1x1 convolution)")
+    p.add_argument("--schedule", choices=SCHEDULES, default="short",
+                   help="learning-rate schedule: short (warm-up, base rate for 3/4 of the run, cosine decay; "
+                        "default) or paper (its milestones scaled to --steps)")
+    p.add_argument("--orpm-radius", type=int, default=2, help="ORPM target disc radius in map pixels (default 2)")
+    p.add_argument("--init-weights", default=None,
+                   help="warm start: a checkpoint whose tensors of equal name and shape initialise a fresh run")
     p.add_argument("--steps", type=int, default=1000, help="optimizer steps (default 1000)")
     p.add_argument("--batch-size", type=int, default=8, help="images per step and process (default 8)")
     p.add_argument("--lr", type=float, default=1e-4, help="initial Adam learning rate (default 1e-4, the paper)")
@@ -48,7 +57,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> tuple[dict, str]:
     """Runs the command; returns (JSON object, human text)."""
-    overrides = {k: v for k, v in (("num_stacks", args.stacks), ("input_size", args.input_size)) if v is not None}
+    overrides = {k: v for k, v in (("num_stacks", args.stacks), ("input_size", args.input_size),
+                                   ("head_features", args.head_features)) if v is not None}
     if args.dataset != "synthetic":
         overrides["num_joints"] = DATASET_JOINTS[args.dataset]
     root = None if args.root is None else str(args.root)
@@ -56,7 +66,9 @@ def run(args: argparse.Namespace) -> tuple[dict, str]:
                          lr=args.lr, amp=args.amp, seed=args.seed, preset=args.scene_preset,
                          max_people=args.max_people, augment=not args.no_augment, workers=args.workers,
                          checkpoint_every=args.checkpoint_every, eval_every=args.eval_every,
-                         eval_scenes=args.eval_scenes, dataset=args.dataset, root=root, every=args.every)
+                         eval_scenes=args.eval_scenes, dataset=args.dataset, root=root, every=args.every,
+                         schedule=args.schedule, orpm_radius=args.orpm_radius,
+                         init_weights=None if args.init_weights is None else str(args.init_weights))
     from pathlib import Path
 
     if args.no_resume and (Path(args.out) / "last.pt").exists():

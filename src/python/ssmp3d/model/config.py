@@ -59,6 +59,12 @@ class HourglassConfig:
         increase: Extra channels added at each level below the top of an
             hourglass (0: constant width, Newell et al. 2016; 128: the
             associative-embedding code).
+        head_features: Width of the hidden layer of each stack's prediction
+            head (a 1x1 convolution, batch norm and ReLU before the output
+            1x1 convolution); 0 = a single 1x1 convolution from ``features``
+            to the outputs, as in the associative-embedding code. A width at
+            least :attr:`out_channels` keeps the head from being a rank
+            bottleneck when ``features < out_channels``.
         head_init_std: Standard deviation of the normal initialisation of
             the prediction convolution (bias 0): initial heatmaps, tags and
             bone vectors are close to, but not exactly, 0. Not exactly 0 so
@@ -74,6 +80,7 @@ class HourglassConfig:
     depth: int = 4
     increase: int = 0
     head_init_std: float = 1e-3
+    head_features: int = 0
 
     def __post_init__(self) -> None:
         _check_int(self.num_joints, "num_joints", 1)
@@ -85,6 +92,7 @@ class HourglassConfig:
         _check_int(self.depth, "depth", 1, 8)
         _check_int(self.increase, "increase", 0)
         _check_int(self.input_size, "input_size", 1)
+        _check_int(self.head_features, "head_features", 0, 8192)
         m = self.input_multiple
         if self.input_size % m:
             raise ValueError(f"HourglassConfig.input_size: must be a multiple of 4 * 2**depth = {m}, "
@@ -138,8 +146,12 @@ class HourglassConfig:
 
     @classmethod
     def small(cls, **overrides) -> "HourglassConfig":
-        """A CPU-sized network: 2 stacks, 64 features, 256 input, depth 4, no increase."""
-        kw = dict(num_stacks=2, features=64, input_size=256, depth=4, increase=0)
+        """A CPU-sized network: 2 stacks, 64 features, 256 input, depth 4, no increase.
+
+        Its 64 features are fewer than the 95 outputs of 19 joints, so the
+        heads get a hidden layer of 128 channels (:attr:`head_features`).
+        """
+        kw = dict(num_stacks=2, features=64, input_size=256, depth=4, increase=0, head_features=128)
         kw.update(overrides)
         return cls(**kw)
 

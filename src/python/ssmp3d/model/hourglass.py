@@ -126,6 +126,13 @@ class Hourglass(nn.Module):
         return self.up(x) + F.interpolate(low, scale_factor=2.0, mode="nearest")
 
 
+def _head(features: int, hidden: int, out: int) -> nn.Module:
+    """Prediction head ``[B, F, H, W] -> [B, out, H, W]``: one 1x1 conv, or 1x1 conv-BN-ReLU to ``hidden`` then 1x1."""
+    if hidden == 0:
+        return nn.Conv2d(features, out, 1)
+    return nn.Sequential(ConvBNReLU(features, hidden, 1), nn.Conv2d(hidden, out, 1))
+
+
 class HourglassNet(nn.Module):
     """The stacked hourglass network of the paper (see the module docstring).
 
@@ -157,12 +164,13 @@ class HourglassNet(nn.Module):
         )
         self.hourglasses = nn.ModuleList(Hourglass(config.depth, f, config.increase) for _ in range(s))
         self.features = nn.ModuleList(nn.Sequential(Residual(f, f), ConvBNReLU(f, f, 1)) for _ in range(s))
-        self.heads = nn.ModuleList(nn.Conv2d(f, out, 1) for _ in range(s))
+        self.heads = nn.ModuleList(_head(f, config.head_features, out) for _ in range(s))
         self.merge_preds = nn.ModuleList(nn.Conv2d(out, f, 1) for _ in range(s - 1))
         self.merge_features = nn.ModuleList(nn.Conv2d(f, f, 1) for _ in range(s - 1))
         for head in self.heads:
-            nn.init.normal_(head.weight, std=config.head_init_std)
-            nn.init.zeros_(head.bias)
+            last = head[-1] if isinstance(head, nn.Sequential) else head
+            nn.init.normal_(last.weight, std=config.head_init_std)
+            nn.init.zeros_(last.bias)
 
     def check_input(self, images: torch.Tensor) -> None:
         """Raises a clear error unless ``images`` is a valid network input.

@@ -209,6 +209,9 @@ def recommended_decode_config(ckpt: Mapping[str, Any], path: str | os.PathLike =
     ``extra["decode_config"]`` (fields of :class:`DecodeConfig`, the others
     at their defaults) when present; for older files the fields of
     ``extra["provenance"]["recommended_decode"]``; otherwise ``DecodeConfig()``.
+    Unless those settings name their own ``mean_bones``, the training
+    targets' mean bones stored by the trainer (``extra["mean_bones"]``)
+    become the decoder's fallback.
 
     Args:
         ckpt: A loaded checkpoint (:func:`load_checkpoint`).
@@ -221,11 +224,13 @@ def recommended_decode_config(ckpt: Mapping[str, Any], path: str | os.PathLike =
     stored = extra.get("decode_config") if isinstance(extra, Mapping) else None
     if stored is None and isinstance(extra, Mapping):
         stored = (extra.get("provenance") or {}).get("recommended_decode")
-    if stored is None:
-        return DecodeConfig()
+    stored = dict(stored) if isinstance(stored, Mapping) else ({} if stored is None else stored)
+    bones = extra.get("mean_bones") if isinstance(extra, Mapping) else None
+    if isinstance(stored, dict) and stored.get("mean_bones") is None and bones is not None:
+        stored["mean_bones"] = bones
     try:
         return DecodeConfig.from_dict(stored)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, AttributeError) as exc:
         raise CheckpointError(f"{path}: the stored decoder settings are not valid ({exc})") from exc
 
 

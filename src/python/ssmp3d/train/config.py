@@ -6,9 +6,9 @@ from dataclasses import dataclass, field
 
 from ..model import HourglassConfig
 from .losses import LossConfig
-from .schedule import PAPER_LR
+from .schedule import PAPER_LR, SCHEDULES
 
-__all__ = ["ADDED_FIELDS", "AMP_MODES", "DATASETS", "DATASET_JOINTS", "TrainConfig", "RESUME_MAY_CHANGE",
+__all__ = ["ADDED_FIELDS", "ADDED_NESTED", "AMP_MODES", "DATASETS", "DATASET_JOINTS", "TrainConfig", "RESUME_MAY_CHANGE",
            "stored_config"]
 
 #: Mixed-precision modes: none, bfloat16 autocast, float16 autocast with loss scaling (CUDA).
@@ -22,7 +22,10 @@ DATASET_JOINTS = {"synthetic": 19, "panoptic": 19, "h36m": 17}
 RESUME_MAY_CHANGE = ("workers", "log_every", "checkpoint_every", "eval_every", "eval_scenes", "eval_backend",
                      "root")
 #: Fields added after the first checkpoints were written, with the value those runs had.
-ADDED_FIELDS = {"dataset": "synthetic", "root": None, "every": 1}
+ADDED_FIELDS = {"dataset": "synthetic", "root": None, "every": 1, "schedule": "paper", "orpm_radius": 2,
+                "init_weights": None}
+#: Fields of the nested ``model`` and ``loss`` configurations added later, with the value older runs had.
+ADDED_NESTED = {"model": {"head_features": 0}, "loss": {"normalization": "pixels"}}
 
 
 def _int(v: object, name: str, lo: int) -> None:
@@ -56,6 +59,14 @@ class TrainConfig:
         root: Folder of a real dataset (required for one, None for synthetic).
         every: Keep every ``every``-th frame of a real dataset's training split
             (passed to the loader when not 1; 5 is the usual choice for Human3.6M).
+        schedule: Learning-rate schedule, ``"short"`` (warm-up, base rate for
+            three quarters of the run, cosine decay) or ``"paper"`` (the
+            paper's milestones scaled to ``steps``); see :mod:`ssmp3d.train.schedule`.
+        orpm_radius: Radius in map pixels of the disc each ORPM target is
+            written on (:class:`~ssmp3d.encode.TargetConfig`).
+        init_weights: A checkpoint whose tensors of equal name and shape
+            initialise the network of a fresh run (a warm start; the others
+            keep their initialisation), or None. A resumed run ignores it.
     """
 
     model: HourglassConfig = field(default_factory=HourglassConfig.small)
@@ -78,6 +89,9 @@ class TrainConfig:
     dataset: str = "synthetic"
     root: str | None = None
     every: int = 1
+    schedule: str = "short"
+    orpm_radius: int = 2
+    init_weights: str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.model, HourglassConfig):
@@ -86,12 +100,18 @@ class TrainConfig:
             raise TypeError(f"loss: expected a LossConfig, got {type(self.loss).__name__}")
         for name, lo in (("steps", 1), ("batch_size", 1), ("seed", 0), ("max_people", 1), ("workers", 0),
                          ("log_every", 1), ("checkpoint_every", 1), ("eval_every", 0), ("eval_scenes", 0),
-                         ("every", 1)):
+                         ("every", 1), ("orpm_radius", 0)):
             _int(getattr(self, name), name, lo)
         if isinstance(self.lr, bool) or not isinstance(self.lr, (int, float)) or not self.lr > 0:
             raise ValueError(f"lr: expected a float > 0, got {self.lr!r}")
         if isinstance(self.grad_clip, bool) or not isinstance(self.grad_clip, (int, float)) or self.grad_clip < 0:
             raise ValueError(f"grad_clip: expected a float >= 0, got {self.grad_clip!r}")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"schedule: expected one of {SCHEDULES}, got {self.schedule!r}")
+        if self.orpm_radius > 16:
+            raise ValueError(f"orpm_radius: expected at most 16 map pixels, got {self.orpm_radius}")
+        if self.init_weights is not None and (not isinstance(self.init_weights, str) or not self.init_weights):
+            raise ValueError(f"init_weights: expected a checkpoint path or None, got {self.init_weights!r}")
         if self.amp not in AMP_MODES:
             raise ValueError(f"amp: expected one of {AMP_MODES}, got {self.amp!r}")
         if self.preset not in ("sparse", "crowded"):
@@ -117,5 +137,11 @@ class TrainConfig:
 
 
 def stored_config(stored: dict) -> dict:
-    """A checkpoint's configuration dict with :data:`ADDED_FIELDS` filled in where it predates them."""
-    return {**ADDED_FIELDS, **stored} if isinstance(stored, dict) else stored
+    """A checkpoint's configuration dict with :data:`ADDED_FIELDS` and :data:`ADDED_NESTED` filled in."""
+    if not isinstance(stored, dict):
+        return stored
+    out = {**ADDED_FIELDS, **stored}
+    for key, added in ADDED_NESTED.items():
+        if isinstance(out.get(key), dict):
+            out[key] = {**added, **out[key]}
+    return out

@@ -40,14 +40,14 @@ def data_config(config: TrainConfig) -> dict:
     scene = replace(make(max_people=config.max_people), image_size=(size, size))
     return {"input_size": (size, size), "scene_config": scene,
             "augment_config": AugmentConfig() if config.augment else AugmentConfig.none(),
-            "target_config": TargetConfig(stride=config.model.stride)}
+            "target_config": TargetConfig(stride=config.model.stride, orpm_radius=config.orpm_radius)}
 
 
 def frame_config(config: TrainConfig) -> dict:
     """The :class:`~ssmp3d.data.real_train.FrameSampleMaker` fields of a real-data run."""
     size = config.model.input_size
     return {"input_size": (size, size), "augment_config": AugmentConfig() if config.augment else AugmentConfig.none(),
-            "target_config": TargetConfig(stride=config.model.stride)}
+            "target_config": TargetConfig(stride=config.model.stride, orpm_radius=config.orpm_radius)}
 
 
 @dataclass(frozen=True, eq=False)

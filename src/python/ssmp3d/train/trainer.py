@@ -22,6 +22,13 @@ Multi-GPU: launch with ``torchrun --nproc_per_node N -m ssmp3d.cli.main
 train ...``; every process trains its own share of the stream under
 DistributedDataParallel, and rank 0 alone writes logs and checkpoints.
 
+Every checkpoint also stores, in ``extra``, the mean bone vectors of the
+training targets seen so far (``mean_bones``, metres, ``[K][3]``, see
+:class:`~ssmp3d.train.warm_start.BoneMeans`), which
+:func:`~ssmp3d.train.checkpoint.recommended_decode_config` hands to the
+decoder as its fallback. ``config.init_weights`` warm-starts a fresh run from
+another checkpoint's tensors.
+
 Output directory: ``last.pt`` (latest checkpoint, atomically replaced),
 ``log.csv`` (one row per ``log_every`` steps: step, lr, images/s and every
 loss term), ``eval.jsonl`` (one JSON object per evaluation) and, when
@@ -42,13 +49,15 @@ from pathlib import Path
 import torch
 
 from ..data.dataset import TrainBatch
+from ..decoding import DecodeConfig
 from ..model import HourglassNet
 from .checkpoint import (CheckpointError, check_config, config_to_dict, load_checkpoint, save_checkpoint,
                          set_rng_state)
 from .config import RESUME_MAY_CHANGE, TrainConfig, stored_config
 from .evaluate import evaluate_model
 from .losses import TrainTargets, compute_losses
-from .schedule import paper_scheduler
+from .schedule import make_scheduler
+from .warm_start import BoneMeans, warm_start
 from .sources import data_config, frame_config, real_source, synthetic_source
 
 __all__ = ["TrainResult", "train", "data_config", "frame_config"]
@@ -163,7 +172,7 @@ def train(config: TrainConfig, out_dir: str | os.PathLike, *, resume: bool = Tru
     torch.manual_seed(config.seed)
     model = HourglassNet(config.model).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
-    scheduler = paper_scheduler(optimizer, config.steps)
+    scheduler = make_scheduler(config.schedule, optimizer, config.steps)
     step, extra = 0, {}
     if resume and ckpt_path.exists():
         ckpt = load_checkpoint(ckpt_path, map_location=device)
@@ -174,6 +183,9 @@ def train(config: TrainConfig, out_dir: str | os.PathLike, *, resume: bool = Tru
         scheduler.load_state_dict(ckpt["scheduler"])
         set_rng_state(ckpt["rng"])
         step = int(ckpt["step"])
+    elif config.init_weights is not None:
+        warm_start(model, config.init_weights)
+    bones = BoneMeans.from_state(extra.get("bone_sums"), config.model.num_joints)
     start_step = step
     if rank == 0:
         out.mkdir(parents=True, exist_ok=True)
@@ -212,6 +224,7 @@ def train(config: TrainConfig, out_dir: str | os.PathLike, *, resume: bool = Tru
                         f.writelines(f"step {step + 1}: {m}\n" for m in skipped)
             images_dev = batch.image.to(device, non_blocking=device.type == "cuda")
             targets = _targets(batch, device)
+            bones.add(batch.orpm, batch.orpm_weight)
             with autocast:
                 outputs = net(images_dev)
             total, terms = compute_losses(outputs, targets, config.loss)
@@ -235,14 +248,17 @@ def train(config: TrainConfig, out_dir: str | os.PathLike, *, resume: bool = Tru
             if step % config.log_every == 0 or step == config.steps:
                 logs.row(step, values)
             if rank == 0 and (step % config.checkpoint_every == 0 or step == config.steps):
-                state = None if not real else {"stream_position": step * config.batch_size * world,
-                                               "train_frames": source.num_frames, "skipped_images": skipped_total}
+                state = bones.state()
+                if real:
+                    state.update(stream_position=step * config.batch_size * world, train_frames=source.num_frames,
+                                 skipped_images=skipped_total)
                 save_checkpoint(ckpt_path, config=config, model=model.state_dict(), step=step,
                                 optimizer=optimizer.state_dict(), scheduler=scheduler.state_dict(), extra=state)
             if rank == 0 and config.eval_scenes and source.test_set is not None and (
                     step == config.steps or (config.eval_every and step % config.eval_every == 0)):
                 backend = config.eval_backend
-                evaluation = evaluate_model(model, source.test_set, backend=backend, device=device)
+                evaluation = evaluate_model(model, source.test_set, backend=backend, device=device,
+                                            decode_config=DecodeConfig(mean_bones=bones.as_tuple()))
                 with (out / "eval.jsonl").open("a") as f:
                     f.write(json.dumps({"step": step, **evaluation}) + "\n")
             if progress is not None:
