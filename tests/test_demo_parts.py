@@ -35,6 +35,10 @@ def test_picture_and_config():
     images = [np.zeros((32, 32, 3), np.uint8)] * 2
     pic = demo_picture(images, _poses() * 2, 64)
     assert pic.shape == (128, 128, 3) and pic.dtype == np.uint8
+    from ssmp3d.predict.draw import PALETTE
+
+    near = np.abs(pic[64:].astype(np.int16) - np.asarray(PALETTE[0])).max(axis=-1) <= 12
+    assert near.sum() > 5  # the 3D row: the person in its overlay colour, in a panel of its own
     with pytest.raises(ValueError, match="scenes"):
         DemoConfig(scenes=0)
     with pytest.raises(ValueError, match="repeat"):

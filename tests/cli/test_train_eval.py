@@ -34,6 +34,33 @@ def test_train_then_eval_then_refuse_another_run(tmp_path, capsys):
     assert "another configuration" in err and "'steps'" in err
 
 
+def test_train_recipe_flags_and_eval_decompose(tmp_path, capsys):
+    """--schedule, --orpm-radius, --head-features and --init-weights reach the run; eval --decompose
+    prints which half limits the checkpoint, with the training mean row from the stored mean bones."""
+    first = tmp_path / "first"
+    base = ["--model", "tiny", "--steps", "2", "--batch-size", "2", "--eval-scenes", "0", "--max-people", "2",
+            "--json"]
+    assert main(["train", "--out", str(first), *base]) == 0
+    capsys.readouterr()
+    out = tmp_path / "warm"
+    assert main(["train", "--out", str(out), *base, "--schedule", "paper", "--orpm-radius", "1",
+                 "--head-features", "8", "--init-weights", str(first / "last.pt")]) == 0
+    config = json.loads(capsys.readouterr().out)["config"]
+    assert config["schedule"] == "paper" and config["orpm_radius"] == 1
+    assert config["model"]["head_features"] == 8 and config["init_weights"] == str(first / "last.pt")
+    assert main(["eval", "--checkpoint", str(out / "last.pt"), "--scenes", "2", "--decompose", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    rows = [(r["heatmaps_tags"], r["orpm"]) for r in report["decomposition"]["rows"]]
+    assert rows == [("network", "network"), ("network", "mean pose"), ("network", "training mean"),
+                    ("network", "ground truth"), ("ground truth", "network"), ("ground truth", "ground truth")]
+    oracle = report["decomposition"]["rows"][-1]["full"]
+    assert oracle["recall"] == 1.0 and oracle["mpjpe_mm"] < 50  # ground truth both halves: the decoder alone
+    assert report["decomposition"]["rows"][0]["full"]["mpjpe_mm"] == report["mpjpe_mm"]
+    assert main(["eval", "--checkpoint", str(out / "last.pt"), "--scenes", "1", "--decompose"]) == 0
+    text = capsys.readouterr().out
+    assert "which half limits it" in text and "training mean" in text and "PCK3D" in text
+
+
 def test_bad_checkpoints_exit_2_with_one_line(tmp_path, capsys):
     assert main(["eval", "--checkpoint", str(tmp_path / "none.pt")]) == 2
     assert "none.pt: no such checkpoint" in capsys.readouterr().err

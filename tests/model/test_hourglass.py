@@ -60,7 +60,21 @@ def test_presets():
     assert tiny.with_(tag_dim=2).tag_dim == 2
     # Parameter counts (a change of architecture shows here).
     assert HourglassNet(tiny).num_parameters() == 33_714
-    assert HourglassNet(small).num_parameters() == 438_990
+    assert HourglassNet(small).num_parameters() == 438_990 + 2 * (64 * 128 + 2 * 128 + 128 * 95 - 64 * 95)
+    assert small.head_features == 128 and tiny.head_features == 0
+
+
+def test_head_hidden_layer():
+    """head_features > 0: conv-BN-ReLU to that width, then the output conv (initialised small)."""
+    cfg = HourglassConfig.tiny(head_features=24)
+    net = HourglassNet(cfg).eval()
+    head = net.heads[0]
+    assert isinstance(head, torch.nn.Sequential) and head[-1].in_channels == 24
+    assert head[-1].out_channels == cfg.out_channels and float(head[-1].weight.std()) < 1e-2
+    outs = net(torch.randn(1, 3, 64, 64))
+    assert outs[-1].heatmaps.shape == (1, 19, 16, 16)
+    with pytest.raises(ValueError, match="head_features"):
+        HourglassConfig.tiny(head_features=-1)
 
 
 def test_parameter_count_helper():

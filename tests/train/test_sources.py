@@ -16,7 +16,7 @@ import h36m_tree as tree  # noqa: E402
 from ssmp3d.model import HourglassConfig  # noqa: E402
 from ssmp3d.train import CheckpointError, LossConfig, load_checkpoint  # noqa: E402
 from ssmp3d.train.checkpoint import FORMAT  # noqa: E402
-from ssmp3d.train.config import ADDED_FIELDS, TrainConfig  # noqa: E402
+from ssmp3d.train.config import ADDED_FIELDS, ADDED_NESTED, TrainConfig  # noqa: E402
 from ssmp3d.train.trainer import train  # noqa: E402
 
 
@@ -63,7 +63,10 @@ def test_real_data_training_runs_and_evaluates_on_the_test_split(mini, tmp_path)
     assert result.steps == 20 and result.skipped_images == 0
     assert torch.isfinite(torch.tensor([result.first_loss, result.last_loss])).all()
     ckpt = load_checkpoint(tmp_path / "last.pt")
-    assert ckpt["extra"] == {"stream_position": 80, "train_frames": 2 * 2 * 6 + 4 * 2, "skipped_images": 0}
+    extra = ckpt["extra"]
+    assert {k: extra[k] for k in ("stream_position", "train_frames", "skipped_images")} == {
+        "stream_position": 80, "train_frames": 2 * 2 * 6 + 4 * 2, "skipped_images": 0}
+    assert set(extra) == {"stream_position", "train_frames", "skipped_images", "bone_sums", "mean_bones"}
     assert ckpt["config"]["dataset"] == "h36m" and ckpt["config"]["model"]["num_joints"] == 17
     report = result.evaluation
     assert report["scenes"] == 6 and "full" in report["stack_2"] and "naive" in report["stack_2"]
@@ -122,8 +125,11 @@ def test_resume_refuses_a_dataset_with_other_frames_and_a_moved_root_is_fine(min
 
 
 def test_checkpoints_without_the_new_fields_still_resume(tmp_path):
-    synth = TrainConfig(model=HourglassConfig.tiny(), loss=LossConfig(pull_weight=0.1, push_weight=0.1), steps=4,
-                        batch_size=2, lr=2e-3, max_people=2, augment=False, eval_scenes=0, log_every=1)
+    # a run with the values the added fields stand for in older files (ADDED_FIELDS, ADDED_NESTED)
+    synth = TrainConfig(model=HourglassConfig.tiny(head_features=0),
+                        loss=LossConfig(pull_weight=0.1, push_weight=0.1, normalization="pixels"), steps=4,
+                        batch_size=2, lr=2e-3, max_people=2, augment=False, eval_scenes=0, log_every=1,
+                        schedule="paper", orpm_radius=2, init_weights=None)
     straight = train(synth, tmp_path / "a")
     with pytest.raises(_Stop):
         train(replace(synth, checkpoint_every=2), tmp_path / "b", progress=_stop_at(2))
@@ -132,6 +138,9 @@ def test_checkpoints_without_the_new_fields_still_resume(tmp_path):
     assert ckpt["format"] == FORMAT
     for key in ADDED_FIELDS:
         del ckpt["config"][key]  # as written before the fields existed
+    for section, added in ADDED_NESTED.items():
+        for key in added:
+            del ckpt["config"][section][key]
     torch.save(ckpt, path)
     resumed = train(replace(synth, checkpoint_every=2), tmp_path / "b")
     assert resumed.resumed_from == 2 and resumed.last_loss == straight.last_loss

@@ -59,6 +59,8 @@ def test_resumed_run_equals_the_uninterrupted_one(tmp_path):
         assert torch.equal(a["model"][k], b["model"][k]), k
     assert resumed.last_loss == straight.last_loss
     assert _losses(tmp_path / "a" / "log.csv") == _losses(tmp_path / "b" / "log.csv")
+    assert a["extra"]["mean_bones"] == b["extra"]["mean_bones"] and a["extra"]["mean_bones"] is not None
+    assert a["extra"]["bone_sums"] == b["extra"]["bone_sums"]
 
 
 def test_loss_falls_on_the_synthetic_stream(tmp_path):
@@ -89,3 +91,48 @@ def test_bad_configs():
         TrainConfig(amp="fp8")
     with pytest.raises(ValueError, match="fp16"):
         train(replace(tiny(1), amp="fp16"), "/nonexistent-never-written", device="cpu")
+
+
+def test_mean_bones_of_the_training_targets_reach_the_decoder(tmp_path):
+    """The checkpoint's mean bones are the mean ORPM target per joint; recommended_decode_config uses them."""
+    import numpy as np
+
+    from ssmp3d.data.dataset import SyntheticDataset, collate_samples
+    from ssmp3d.train.checkpoint import recommended_decode_config
+    from ssmp3d.train.sources import data_config
+
+    config = tiny(3)
+    train(config, tmp_path)
+    ckpt = load_checkpoint(tmp_path / "last.pt")
+    stream = SyntheticDataset(config.seed, start_index=0, num_samples=12, chunk_size=4, **data_config(config))
+    batch = collate_samples(list(stream))
+    w = batch.orpm_weight.double()
+    want = (torch.einsum("bkchw,bkhw->kc", batch.orpm.double(), w) / w.sum(dim=(0, 2, 3))[:, None]).float()
+    got = np.asarray(ckpt["extra"]["mean_bones"], dtype=np.float32)
+    np.testing.assert_allclose(got, want.numpy(), rtol=1e-6, atol=1e-7)
+    decode = recommended_decode_config(ckpt)
+    np.testing.assert_array_equal(np.asarray(decode.mean_bones, dtype=np.float32), got)
+
+
+def test_warm_start_loads_matching_tensors(tmp_path):
+    from ssmp3d.model import HourglassNet
+    from ssmp3d.train.warm_start import warm_start
+
+    train(tiny(2), tmp_path / "src")
+    src = load_checkpoint(tmp_path / "src" / "last.pt")["model"]
+    torch.manual_seed(5)
+    other = HourglassNet(HourglassConfig.tiny(head_features=8))
+    report = warm_start(other, tmp_path / "src" / "last.pt")
+    own = other.state_dict()
+    assert report["skipped"] and all(k.startswith("heads.") for k in report["skipped"])
+    for k in report["loaded"]:
+        assert torch.equal(own[k], src[k]), k
+    # a fresh run started from it uses those tensors; a resumed run ignores init_weights
+    result = train(tiny(1, init_weights=str(tmp_path / "src" / "last.pt")), tmp_path / "warm")
+    assert result.steps == 1
+    with pytest.raises(CheckpointError, match="none of its tensors"):
+        warm_start(HourglassNet(HourglassConfig.tiny(features=12, num_joints=17)), tmp_path / "src" / "last.pt")
+    with pytest.raises(CheckpointError):
+        warm_start(other, tmp_path / "missing.pt")
+    with pytest.raises(ValueError, match="init_weights"):
+        tiny(1, init_weights="")

@@ -10,8 +10,9 @@ read-out sources; 2D and 3D joints within :data:`TOLERANCE`). Timings are
 medians over ``repeat`` runs after ``warmup`` runs, per frame (a batch of
 all scenes divided by their number), CUDA work synchronised inside the timed
 call; the decoders are timed through :func:`ssmp3d.decoding.decode`, the
-public call. Writes ``demo.png`` (top row: 2D overlays; bottom row: 3D
-views, :func:`~ssmp3d.predict.draw.pose3d_image`) and ``demo.json``.
+public call. Writes ``demo.png`` (top row: 2D overlays; bottom row: one
+small 3D view per person at a shared metric scale,
+:func:`~ssmp3d.predict.draw_people.pose3d_people_image`) and ``demo.json``.
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ from .eval import EvalConfig, Evaluator
 from .eval.report import json_safe
 from .geometry import MapTransform
 from .predict import ImagePoses, Predictor
-from .predict.draw import draw_overlay, have_matplotlib, pose3d_image
+from .predict.draw import draw_overlay, have_matplotlib
+from .predict.draw_people import pose3d_people_image
 from .train.config import TrainConfig
 from .train.evaluate import EVAL_SEED
 from .train.trainer import data_config
@@ -96,12 +98,16 @@ def compare_poses(a: list[ImagePoses], b: list[ImagePoses]) -> dict:
 
 
 def demo_picture(images: list[np.ndarray], poses: list[ImagePoses], cell: int) -> np.ndarray:
-    """2D overlays above 3D views, one column per scene: ``[2 * cell, n * cell, 3]`` uint8 RGB."""
+    """2D overlays above 3D views, one column per scene: ``[2 * cell, n * cell, 3]`` uint8 RGB.
+
+    The 3D cell of a scene has one panel per person (:func:`~ssmp3d.predict.draw_people.pose3d_people_image`),
+    in the person's overlay colour, under the title ``"scene i: N people"``.
+    """
     import cv2
 
     top = [cv2.resize(draw_overlay(im, p), (cell, cell), interpolation=cv2.INTER_LINEAR)
            for im, p in zip(images, poses)]
-    bottom = [pose3d_image(p, cell, title=f"scene {i}: {p.num_people} people") for i, p in enumerate(poses)]
+    bottom = [pose3d_people_image(p, cell, title=f"scene {i}: {p.num_people} people") for i, p in enumerate(poses)]
     return np.vstack([np.hstack(top), np.hstack(bottom)])
 
 

@@ -7,9 +7,10 @@
 """
 
 from .draw import draw_overlay, pose3d_image
+from .draw_people import pose3d_people_image
 from .pipeline import PredictOptions, run_predict
 from .predictor import Predictor, checkpoint_skeleton
 from .types import ImagePoses, Person, ReadoutRule
 
 __all__ = ["ImagePoses", "Person", "PredictOptions", "Predictor", "ReadoutRule", "checkpoint_skeleton",
-           "draw_overlay", "pose3d_image", "run_predict"]
+           "draw_overlay", "pose3d_image", "pose3d_people_image", "run_predict"]

@@ -8,7 +8,8 @@ the camera), so the people are placed side by side, 1 m apart, in the
 left-to-right order of their pelvis (or mean detected joint) in the image,
 and drawn in camera axes turned upright (x right, depth away, up = -y),
 over a grid of 1 m squares.
-:func:`pose3d_image` uses matplotlib (Agg canvas, no pyplot state) when it
+:func:`~ssmp3d.predict.draw_people.pose3d_people_image` draws one small 3D
+view per person instead. Both use matplotlib (Agg canvas, no pyplot state) when it
 is installed and otherwise an OpenCV drawing of the same oblique view;
 :func:`have_matplotlib` tells which.
 """

@@ -183,7 +183,7 @@ class TrainTargets(NamedTuple):
         return TrainTargets(*(t.to(device, non_blocking=non_blocking) for t in self))
 
 
-def heatmap_loss(pred: torch.Tensor, target: torch.Tensor, normalization: str = "pixels") -> torch.Tensor:
+def heatmap_loss(pred: torch.Tensor, target: torch.Tensor, normalization: str = "mass") -> torch.Tensor:
     """Heatmap L2 in float32, normalised per pixel or per unit of target mass.
 
     Args:

@@ -50,7 +50,7 @@ def warm_start(model: HourglassNet, path: str | os.PathLike) -> dict[str, list[s
     own = model.state_dict()
     use = {k: v for k, v in stored.items()
            if k in own and isinstance(v, torch.Tensor) and tuple(v.shape) == tuple(own[k].shape)}
-    if not use:
+    if not any(v.dim() > 0 for v in use.values()):  # BN step counters alone always "fit"
         raise CheckpointError(f"{path}: none of its tensors fits this network (init_weights)")
     model.load_state_dict(use, strict=False)
     skipped = sorted(k for k in own if k not in use)
