@@ -15,6 +15,11 @@ The output stride is always 4 (the stem: a stride-2 7x7 convolution and a
 2x2 max-pool). Each hourglass halves the resolution ``depth`` times, so an
 input side must be a multiple of ``4 * 2**depth``
 (:attr:`HourglassConfig.input_multiple`).
+
+A configuration knows its network's size without building it
+(:attr:`HourglassConfig.num_parameters`, :attr:`HourglassConfig.state_numel`)
+and refuses one of more than :data:`MAX_PARAMETERS` parameters, so a
+checkpoint's stored configuration can be checked before any memory is spent.
 """
 
 from __future__ import annotations
@@ -22,13 +27,16 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 
-__all__ = ["OUTPUT_STRIDE", "HourglassConfig"]
+__all__ = ["MAX_PARAMETERS", "OUTPUT_STRIDE", "HourglassConfig"]
 
 OUTPUT_STRIDE = 4
 """Input pixels per output-map pixel (the stem's stride)."""
 
 MAX_STACKS = 8
 """Most hourglass stacks a configuration accepts."""
+
+MAX_PARAMETERS = 2_000_000_000
+"""Most parameters a configuration may have (8 GB of float32 weights; the paper's network has 60 million)."""
 
 
 def _check_int(value, name: str, lo: int, hi: int | None = None) -> int:
@@ -102,6 +110,9 @@ class HourglassConfig:
             raise TypeError(f"HourglassConfig.head_init_std: expected a float, got {std!r}")
         if not (math.isfinite(std) and std > 0):
             raise ValueError(f"HourglassConfig.head_init_std: must be finite and > 0, got {std}")
+        if self.num_parameters > MAX_PARAMETERS:
+            raise ValueError(f"HourglassConfig: {self.num_parameters:,} parameters, more than the limit of "
+                             f"{MAX_PARAMETERS:,}")
 
     @property
     def stride(self) -> int:
@@ -127,6 +138,18 @@ class HourglassConfig:
     def out_channels(self) -> int:
         """Channels of one stack's prediction tensor: ``K * (4 + D)``."""
         return self.num_joints * self.channels_per_joint
+
+    @property
+    def num_parameters(self) -> int:
+        """Parameters of the network this configuration builds, computed without building it."""
+        return _sizes(self)[0]
+
+    @property
+    def state_numel(self) -> int:
+        """Values in the network's ``state_dict()``: parameters and batch-norm buffers (running
+        statistics and step counters), computed without building it."""
+        params, buffers = _sizes(self)
+        return params + buffers
 
     def with_(self, **changes) -> "HourglassConfig":
         """A copy with some fields changed (checked like a new config)."""
@@ -161,3 +184,36 @@ class HourglassConfig:
         kw = dict(num_stacks=2, features=16, input_size=64, depth=4, increase=0)
         kw.update(overrides)
         return cls(**kw)
+
+
+def _sizes(c: HourglassConfig) -> tuple[int, int]:
+    """``(parameters, buffer values)`` of ``HourglassNet(c)``, mirroring :mod:`ssmp3d.model.hourglass`."""
+
+    def conv(cin: int, cout: int, k: int = 1, bias: bool = True) -> tuple[int, int]:
+        return cin * cout * k * k + (cout if bias else 0), 0
+
+    def bn(ch: int) -> tuple[int, int]:
+        return 2 * ch, 2 * ch + 1  # weight, bias; running mean, running var, num_batches_tracked
+
+    def add(*parts: tuple[int, int]) -> tuple[int, int]:
+        return sum(p for p, _ in parts), sum(b for _, b in parts)
+
+    def residual(cin: int, cout: int) -> tuple[int, int]:
+        mid = max(cout // 2, 1)
+        skip = (0, 0) if cin == cout else conv(cin, cout)
+        return add(bn(cin), conv(cin, mid), bn(mid), conv(mid, mid, 3), bn(mid), conv(mid, cout), skip)
+
+    def conv_bn_relu(cin: int, cout: int, k: int) -> tuple[int, int]:
+        return add(conv(cin, cout, k, bias=False), bn(cout))
+
+    def hourglass(depth: int, ch: int) -> tuple[int, int]:
+        low = ch + c.increase
+        inner = hourglass(depth - 1, low) if depth > 1 else residual(low, low)
+        return add(residual(ch, ch), residual(ch, low), inner, residual(low, ch))
+
+    f, s, out, hidden = c.features, c.num_stacks, c.out_channels, c.head_features
+    stem = add(conv_bn_relu(3, f // 4, 7), residual(f // 4, f // 2), residual(f // 2, f // 2), residual(f // 2, f))
+    head = conv(f, out) if hidden == 0 else add(conv_bn_relu(f, hidden, 1), conv(hidden, out))
+    stack = add(hourglass(c.depth, f), residual(f, f), conv_bn_relu(f, f, 1), head)
+    merge = add(conv(out, f), conv(f, f))
+    return add(stem, *[stack] * s, *[merge] * (s - 1))

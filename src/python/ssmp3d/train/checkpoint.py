@@ -16,16 +16,24 @@ arbitrary objects):
   network (:meth:`DecodeConfig.to_dict`; :func:`recommended_decode_config`).
 
 Writing goes to a temporary file in the same directory, is flushed and
-fsynced, then renamed over the target (``os.replace``, atomic on POSIX and
-Windows): a crash leaves either the old checkpoint or the new one, never a
-torn file. Loading names the file in every error.
+fsynced, then renamed over the target and the directory fsynced
+(:func:`~ssmp3d.train.atomic.atomic_write`): a crash leaves either the old
+checkpoint or the new one, never a torn file, and the next save removes the
+temporary file a killed process left behind.
+
+Loading checks before it uses anything (:mod:`ssmp3d.train.validate`): the
+CRC-32 of every record of the zip archive (``torch.load`` does not), then
+only tensors and plain containers are unpickled, then the types of the
+entries; :func:`load_model` also checks the stored network configuration
+and the number of stored values against it before building the network.
+Every error is one :class:`CheckpointError` line naming the file.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
-import tempfile
+import pickle
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -33,17 +41,16 @@ from typing import Any
 import torch
 
 from ..decoding.types import DecodeConfig
+from .atomic import atomic_write
+from .validate import (CheckpointError, check_config, check_network_size, check_structure, network_config, one_line,
+                       unsafe_pickle_message, zip_problem)
 
 __all__ = ["FORMAT", "CheckpointError", "save_checkpoint", "load_checkpoint", "config_to_dict",
-           "recommended_decode_config",
+           "recommended_decode_config", "restore_training_state",
            "check_config", "rng_state", "set_rng_state", "load_model", "export_weights"]
 
 #: Format tag stored in (and required of) every checkpoint.
 FORMAT = "ssmp3d-checkpoint-v1"
-
-
-class CheckpointError(ValueError):
-    """A checkpoint is missing, unreadable, of another format or of another configuration."""
 
 
 def config_to_dict(config: Any) -> Any:
@@ -61,34 +68,6 @@ def config_to_dict(config: Any) -> Any:
     if config is None or isinstance(config, (str, bool, int, float)):
         return config
     raise TypeError(f"config: cannot store a {type(config).__name__} in a checkpoint")
-
-
-def check_config(stored: Any, current: Any, path: str | os.PathLike, ignore: tuple[str, ...] = ()) -> None:
-    """Raises :class:`CheckpointError` naming the first differing field of two config dicts.
-
-    Args:
-        stored: ``checkpoint["config"]``.
-        current: :func:`config_to_dict` of the resuming run's config.
-        path: The checkpoint (for the message).
-        ignore: Top-level keys allowed to differ (e.g. the run length).
-    """
-    def walk(a: Any, b: Any, where: str) -> str | None:
-        if isinstance(a, dict) and isinstance(b, dict):
-            for key in sorted(set(a) | set(b)):
-                if not where and key in ignore:
-                    continue
-                if key not in a or key not in b:
-                    return f"{where}{key}"
-                found = walk(a[key], b[key], f"{where}{key}.")
-                if found:
-                    return found
-            return None
-        return None if a == b else where.rstrip(".")
-
-    diff = walk(stored, current, "")
-    if diff is not None:
-        raise CheckpointError(f"{path}: the checkpoint was written with another configuration "
-                              f"(first difference: {diff!r})")
 
 
 def rng_state() -> dict[str, Any]:
@@ -109,7 +88,7 @@ def set_rng_state(state: Mapping[str, Any]) -> None:
 def save_checkpoint(path: str | os.PathLike, *, config: Any, model: Mapping[str, Any], step: int,
                     optimizer: Mapping[str, Any] | None = None, scheduler: Mapping[str, Any] | None = None,
                     extra: Mapping[str, Any] | None = None, with_rng: bool = True) -> Path:
-    """Writes a checkpoint atomically (temporary file, fsync, rename).
+    """Writes a checkpoint atomically (:func:`~ssmp3d.train.atomic.atomic_write`).
 
     Args:
         path: Target file; its directory is created if needed.
@@ -125,30 +104,23 @@ def save_checkpoint(path: str | os.PathLike, *, config: Any, model: Mapping[str,
 
     Raises:
         TypeError: ``config`` or ``extra`` holds non-plain data.
-        OSError: the file cannot be written (nothing is replaced then).
+        OSError: the file cannot be written (nothing is replaced then, and
+            no temporary file is left).
     """
-    path = Path(path)
     payload = {"format": FORMAT, "config": config_to_dict(config), "model": dict(model), "step": int(step),
                "optimizer": None if optimizer is None else dict(optimizer),
                "scheduler": None if scheduler is None else dict(scheduler),
                "rng": rng_state() if with_rng else None,
                "extra": config_to_dict(dict(extra or {}))}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(payload, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return atomic_write(path, lambda f: torch.save(payload, f))
 
 
 def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    """Loads a checkpoint safely (``weights_only=True``) and checks its format.
+    """Loads a checkpoint safely and checks its integrity, format and structure.
+
+    The CRC-32 of every record is checked first, then only tensors and plain
+    containers are unpickled (``weights_only=True``), then the format tag
+    and the types of the entries (:func:`~ssmp3d.train.validate.check_structure`).
 
     Args:
         path: The file.
@@ -158,49 +130,91 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
         The checkpoint dict (keys described in the module docstring).
 
     Raises:
-        CheckpointError: missing, unreadable or truncated file, or not an
-            ssmp3d checkpoint; the message names the file.
+        CheckpointError: missing, unreadable, truncated or damaged file, one
+            holding pickled objects, not an ssmp3d checkpoint, or entries of
+            the wrong type; the message names the file.
     """
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint file")
     try:
-        ckpt = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as exc:  # truncated zip, wrong magic, disallowed global, ...
-        raise CheckpointError(f"{path}: not a readable checkpoint ({type(exc).__name__}: "
-                              f"{str(exc).splitlines()[0] if str(exc) else ''})") from exc
+        with path.open("rb") as f:  # one open file: the checks and the load see the same bytes
+            problem = zip_problem(f)
+            if problem is not None:
+                raise CheckpointError(f"{path}: {problem}")
+            f.seek(0)
+            ckpt = torch.load(f, map_location=map_location, weights_only=True)
+    except CheckpointError:
+        raise
+    except pickle.UnpicklingError as exc:  # a disallowed global: never repeat torch's weights_only advice
+        raise CheckpointError(f"{path}: not a readable checkpoint ({unsafe_pickle_message(exc)})") from None
+    except Exception as exc:  # unreadable file, a record torch cannot parse, ...
+        raise CheckpointError(f"{path}: not a readable checkpoint ({one_line(exc)})") from exc
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         found = ckpt.get("format") if isinstance(ckpt, dict) else type(ckpt).__name__
         raise CheckpointError(f"{path}: not an ssmp3d checkpoint (format {found!r}, expected {FORMAT!r})")
     missing = [k for k in ("config", "model", "step") if k not in ckpt]
     if missing:
         raise CheckpointError(f"{path}: checkpoint lacks {', '.join(missing)}")
+    check_structure(ckpt, path)
     return ckpt
 
 
 def load_model(path: str | os.PathLike, map_location: str | torch.device = "cpu"):
     """The network stored in a checkpoint, in eval mode.
 
+    The stored configuration is checked, and the number of stored values
+    compared with its network's, before the network is built.
+
     Returns:
         ``(model, checkpoint)``: a :class:`~ssmp3d.model.HourglassNet` with
         the stored weights, and the checkpoint dict.
 
     Raises:
-        CheckpointError: unreadable file, or a configuration / weights that
-            do not make a network of this version.
+        CheckpointError: unreadable or damaged file, or a configuration /
+            weights that do not make a network of this version.
     """
-    from ..model import HourglassConfig, HourglassNet
+    from ..model import HourglassNet
 
     ckpt = load_checkpoint(path, map_location)
+    config = network_config(ckpt, path)
+    check_network_size(config, ckpt["model"], path)
     try:
-        stored = ckpt["config"]["model"]
-        config = HourglassConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in stored.items()})
         model = HourglassNet(config)
         model.load_state_dict(ckpt["model"])
     except (KeyError, TypeError, ValueError, RuntimeError) as exc:
-        raise CheckpointError(f"{path}: the stored network does not load "
-                              f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})") from exc
+        raise CheckpointError(f"{path}: the stored network does not load ({one_line(exc)})") from exc
     return model.to(map_location).eval(), ckpt
+
+
+def restore_training_state(ckpt: Mapping[str, Any], path: str | os.PathLike, model: torch.nn.Module,
+                           optimizer: torch.optim.Optimizer, scheduler: Any) -> None:
+    """Loads a checkpoint's weights, optimizer, scheduler and generator states for a resumed run.
+
+    Call :func:`~ssmp3d.train.validate.check_resumable` first (an exported
+    weights file has none of these states).
+
+    Raises:
+        CheckpointError: a state that does not fit ``model`` / ``optimizer``
+            / ``scheduler`` (the message says which).
+    """
+    def load_optimizer() -> None:
+        optimizer.load_state_dict(ckpt["optimizer"])
+        for group in optimizer.param_groups:  # Adam would fail (or broadcast) at its first step otherwise
+            for p in group["params"]:
+                for key, value in optimizer.state.get(p, {}).items():
+                    if isinstance(value, torch.Tensor) and value.dim() > 0 and value.shape != p.shape:
+                        raise ValueError(f"{key!r} has shape {tuple(value.shape)}, its parameter {tuple(p.shape)}")
+
+    parts = (("the stored network does not load", lambda: model.load_state_dict(ckpt["model"])),
+             ("the optimizer state does not fit", load_optimizer),
+             ("the scheduler state does not fit", lambda: scheduler.load_state_dict(ckpt["scheduler"])),
+             ("the random generator state does not load", lambda: set_rng_state(ckpt["rng"])))
+    for what, load in parts:
+        try:
+            load()
+        except (KeyError, TypeError, ValueError, RuntimeError, IndexError, AttributeError) as exc:
+            raise CheckpointError(f"{path}: {what} ({one_line(exc)})") from exc
 
 
 def recommended_decode_config(ckpt: Mapping[str, Any], path: str | os.PathLike = "checkpoint") -> DecodeConfig:

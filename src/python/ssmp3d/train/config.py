@@ -41,7 +41,9 @@ class TrainConfig:
         model: Network configuration (its ``input_size`` is the image size).
         loss: Loss weights.
         steps: Optimizer steps of the run (the paper's schedule is scaled to it).
-        batch_size: Images per step on each process.
+        batch_size: Images per step on each process; at least 2 when the
+            hourglass's lowest map is 1 x 1 (``input_size == 4 * 2**depth``,
+            e.g. the tiny preset): batch norm cannot train on one value.
         lr: Initial Adam learning rate (the paper: 1e-4).
         grad_clip: Max global gradient norm; 0 disables clipping.
         amp: ``"none"``, ``"bf16"`` or ``"fp16"`` (loss-scaled; CUDA only).
@@ -102,6 +104,12 @@ class TrainConfig:
                          ("log_every", 1), ("checkpoint_every", 1), ("eval_every", 0), ("eval_scenes", 0),
                          ("every", 1), ("orpm_radius", 0)):
             _int(getattr(self, name), name, lo)
+        bottleneck = self.model.input_size // self.model.input_multiple  # side of the lowest hourglass map
+        if self.batch_size * bottleneck**2 < 2:
+            n = self.model.input_size
+            raise ValueError(f"batch_size: 1 image of {n} x {n} pixels gives a 1 x 1 map at the hourglass's lowest "
+                             f"level (input_size / 4 / 2**depth), where batch norm needs more than one value per "
+                             f"channel to train; use batch_size >= 2 or input_size >= {2 * self.model.input_multiple}")
         if isinstance(self.lr, bool) or not isinstance(self.lr, (int, float)) or not self.lr > 0:
             raise ValueError(f"lr: expected a float > 0, got {self.lr!r}")
         if isinstance(self.grad_clip, bool) or not isinstance(self.grad_clip, (int, float)) or self.grad_clip < 0:

@@ -32,13 +32,20 @@ another checkpoint's tensors.
 Output directory: ``last.pt`` (latest checkpoint, atomically replaced),
 ``log.csv`` (one row per ``log_every`` steps: step, lr, images/s and every
 loss term), ``eval.jsonl`` (one JSON object per evaluation) and, when
-``tensorboard`` is installed, TensorBoard events under ``tb/``.
+``tensorboard`` is installed, TensorBoard events under ``tb/``. A resumed
+run first drops what a crashed run logged after the checkpoint's step
+(:func:`~ssmp3d.train.logs.truncate_logs`), so no step is logged twice.
+
+Resuming needs a training checkpoint: an exported weights file (no
+optimizer, scheduler or generator state, e.g. the shipped weights) copied to
+``last.pt`` is refused with a :class:`CheckpointError` that points to
+``init_weights`` instead. Every refusal happens before anything in the
+output directory is written.
 """
 
 from __future__ import annotations
 
 import contextlib
-import csv
 import json
 import os
 import time
@@ -51,14 +58,16 @@ import torch
 from ..data.dataset import TrainBatch
 from ..decoding import DecodeConfig
 from ..model import HourglassNet
-from .checkpoint import (CheckpointError, check_config, config_to_dict, load_checkpoint, save_checkpoint,
-                         set_rng_state)
+from .checkpoint import (CheckpointError, check_config, config_to_dict, load_checkpoint, restore_training_state,
+                         save_checkpoint)
 from .config import RESUME_MAY_CHANGE, TrainConfig, stored_config
 from .evaluate import evaluate_model
+from .logs import RunLogs, truncate_logs
 from .losses import TrainTargets, compute_losses
 from .schedule import make_scheduler
-from .warm_start import BoneMeans, warm_start
 from .sources import data_config, frame_config, real_source, synthetic_source
+from .validate import check_resumable
+from .warm_start import BoneMeans, warm_start
 
 __all__ = ["TrainResult", "train", "data_config", "frame_config"]
 
@@ -100,40 +109,19 @@ def _distributed() -> tuple[int, int, int]:
     return dist.get_rank(), world, int(os.environ.get("LOCAL_RANK", "0"))
 
 
+def _stored_count(extra: dict, key: str, path: Path) -> int | None:
+    """``extra[key]`` of a resumed checkpoint (None when absent), checked to be an int >= 0."""
+    value = extra.get(key)
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+        raise CheckpointError(f"{path}: extra[{key!r}]: expected an int >= 0, got {value!r}")
+    return value
+
+
 def _targets(batch: TrainBatch, device: torch.device) -> TrainTargets:
     nb = device.type == "cuda"
     return TrainTargets(batch.heatmaps.to(device, non_blocking=nb), batch.tag_indices.to(device, non_blocking=nb),
                         batch.orpm.to(device, non_blocking=nb), batch.orpm_weight.to(device, non_blocking=nb),
                         batch.num_people.to(device, non_blocking=nb))
-
-
-class _Logs:
-    """CSV (and TensorBoard when installed) logs of rank 0; appends on resume."""
-
-    def __init__(self, out: Path, enabled: bool) -> None:
-        self.enabled, self.path, self.writer, self.tb = enabled, out / "log.csv", None, None
-        if enabled:
-            with contextlib.suppress(ImportError):
-                from torch.utils.tensorboard import SummaryWriter
-
-                self.tb = SummaryWriter(str(out / "tb"))
-
-    def row(self, step: int, values: dict[str, float]) -> None:
-        if not self.enabled:
-            return
-        new = not self.path.exists()
-        with self.path.open("a", newline="") as f:
-            w = csv.DictWriter(f, fieldnames=["step", *values])
-            if new:
-                w.writeheader()
-            w.writerow({"step": step, **{k: f"{v:.6g}" for k, v in values.items()}})
-        if self.tb is not None:
-            for k, v in values.items():
-                self.tb.add_scalar(k, v, step)
-
-    def close(self) -> None:
-        if self.tb is not None:
-            self.tb.close()
 
 
 def train(config: TrainConfig, out_dir: str | os.PathLike, *, resume: bool = True,
@@ -154,9 +142,10 @@ def train(config: TrainConfig, out_dir: str | os.PathLike, *, resume: bool = Tru
         The :class:`TrainResult`.
 
     Raises:
-        CheckpointError: ``last.pt`` is unreadable, of another configuration,
-            or of a real dataset with another number of training frames
-            (nothing is overwritten then).
+        CheckpointError: ``last.pt`` is unreadable, damaged, malformed, an
+            exported weights file, of another configuration, or of a real
+            dataset with another number of training frames (nothing is
+            overwritten then).
         ValueError: ``amp="fp16"`` without CUDA.
         DatasetError: a real dataset's training annotations are missing or
             malformed; unreadable images after ``max_skip`` replacements.
@@ -176,13 +165,11 @@ def train(config: TrainConfig, out_dir: str | os.PathLike, *, resume: bool = Tru
     step, extra = 0, {}
     if resume and ckpt_path.exists():
         ckpt = load_checkpoint(ckpt_path, map_location=device)
+        check_resumable(ckpt, ckpt_path, config.steps)
         check_config(stored_config(ckpt["config"]), config_to_dict(config), ckpt_path, ignore=RESUME_MAY_CHANGE)
         extra = dict(ckpt.get("extra") or {})
-        model.load_state_dict(ckpt["model"])
-        optimizer.load_state_dict(ckpt["optimizer"])
-        scheduler.load_state_dict(ckpt["scheduler"])
-        set_rng_state(ckpt["rng"])
-        step = int(ckpt["step"])
+        restore_training_state(ckpt, ckpt_path, model, optimizer, scheduler)
+        step = ckpt["step"]
     elif config.init_weights is not None:
         warm_start(model, config.init_weights)
     bones = BoneMeans.from_state(extra.get("bone_sums"), config.model.num_joints)
@@ -195,21 +182,25 @@ def train(config: TrainConfig, out_dir: str | os.PathLike, *, resume: bool = Tru
                                                         else None)
     real = config.dataset != "synthetic"
     pin = device.type == "cuda"
+    counts = {k: _stored_count(extra, k, ckpt_path) for k in ("stream_position", "train_frames", "skipped_images")}
     if real:
-        start = int(extra.get("stream_position", step * config.batch_size * world))
+        start = counts["stream_position"]
+        start = step * config.batch_size * world if start is None else start
         source = real_source(config, start, (config.steps - step) * config.batch_size * world, rank, world, pin,
                              evaluate=rank == 0 and config.eval_scenes > 0)
-        stored_frames = extra.get("train_frames")
+        stored_frames = counts["train_frames"]
         if stored_frames is not None and stored_frames != source.num_frames:
             raise CheckpointError(f"{ckpt_path}: the checkpoint was trained on {stored_frames} {config.dataset} "
                                   f"frames, {config.root} has {source.num_frames}")
     else:
         source = synthetic_source(config, step, rank, world, pin)
-    skipped_total = int(extra.get("skipped_images", 0))
+    skipped_total = counts["skipped_images"] or 0
     scaler = torch.amp.GradScaler("cuda", enabled=config.amp == "fp16")
     autocast = (torch.autocast(device.type, dtype=torch.bfloat16 if config.amp == "bf16" else torch.float16)
                 if config.amp != "none" else contextlib.nullcontext())
-    logs = _Logs(out, rank == 0)
+    if rank == 0:
+        truncate_logs(out, start_step)
+    logs = RunLogs(out, rank == 0, start_step)
     first = last = float("nan")
     evaluation: dict = {} if source.unavailable is None else {"unavailable": source.unavailable}
     tic, images = time.perf_counter(), 0
