@@ -86,3 +86,41 @@ def test_console_script_when_installed():
         pytest.skip("the ssmp3d console script is not installed (source-tree run)")
     proc = subprocess.run([exe, "--version"], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0 and proc.stdout.startswith("ssmp3d ")
+
+
+def test_plain_progress_lines_off_a_terminal():
+    """Off a terminal (logs, CI, nohup) the bar is invisible: plain lines instead, none for a short job."""
+    import io
+
+    from ssmp3d.cli.progress import plain_progress
+
+    stream = io.StringIO()
+    with plain_progress(4, "predict", "item", stream=stream, interval=0.0) as advance:
+        advance(1)
+        advance(3, loss=0.123456)
+    lines = stream.getvalue().splitlines()
+    assert lines[0].startswith("predict: 1/4 item (25%), ") and lines[0].endswith(" left")
+    assert lines[1].startswith("predict: 4/4 item (100%), ") and lines[1].endswith("loss=0.1235")
+    assert lines[2].startswith("predict: 4/4 item (100%), ") and " in all" in lines[2] and len(lines) == 3
+    quiet = io.StringIO()
+    with plain_progress(None, "train", "step", stream=quiet, interval=3600.0) as advance:
+        advance(5)
+    assert quiet.getvalue() == ""
+
+
+def test_progress_bar_chooses_by_terminal(monkeypatch):
+    import io
+
+    from ssmp3d.cli import progress
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    monkeypatch.setattr(progress, "LINE_INTERVAL", 0.0)
+    for stream, plain in ((io.StringIO(), True), (Terminal(), False)):
+        monkeypatch.setattr(sys, "stderr", stream)
+        with progress.progress_bar(3, "eval", "frame") as advance:
+            advance(3)
+        text = stream.getvalue()
+        assert text.startswith("eval: 3/3 frame (100%)") == plain and ("\r" in text) != plain, text

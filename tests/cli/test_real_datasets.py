@@ -125,3 +125,40 @@ def test_oracle_on_h36m_reports_per_action(tmp_path, capsys):
     assert report["dataset"] == "h36m" and report["skeleton"] == "h36m17"
     assert report["groups"]["label"] == "action" and report["frames_failed"] == 0
     assert report["mpjpe_mm"] < 1.0 and report["recall"] == 1.0
+
+
+def test_panoptic_extract_help_shows_the_file_pattern(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["panoptic-extract", "--help"])
+    out = capsys.readouterr().out
+    assert info.value.code == 0 and "<cam>_%08d.jpg" in " ".join(out.split()) and "%%" not in out
+
+
+def test_panoptic_extract_refuses_an_image_named_like_a_video(root, capsys):
+    """A PNG renamed .mp4 was extracted as '0 written' (or one frame) with exit 0."""
+    seq = "160422_haggling1"
+    video = root / seq / "hdVideos" / "hd_00_16.mp4"
+    video.parent.mkdir()
+    ok, data = cv2.imencode(".png", torch.zeros((24, 32, 3), dtype=torch.uint8).numpy())
+    video.write_bytes(data.tobytes())
+    assert main(["panoptic-extract", "--root", str(root), "--sequences", seq, "--cameras", "00_16"]) == 2
+    assert f"{video}: a PNG image, not a video" in _one_line_error(capsys)
+
+
+def test_absurd_calibration_resolution_is_named(root, capsys):
+    """A resolution of 1e12 failed deep in the oracle ('MapTransform.affine: ...') without the file's name."""
+    seq = "160422_mafia2"
+    calib = root / seq / f"calibration_{seq}.json"
+    doc = json.loads(calib.read_text())
+    next(c for c in doc["cameras"] if c["name"] == "00_16")["resolution"] = [1e12, 1080]
+    calib.write_text(json.dumps(doc))
+    assert main(["oracle", "--dataset", "panoptic", "--root", str(root), "--max-frames", "1",
+                 "--backend", _backend()]) == 2
+    err = _one_line_error(capsys)
+    assert f"{calib}: camera '00_16': resolution" in err and "MapTransform" not in err
+
+
+def test_dataset_sampling_flags_are_named(root, capsys):
+    for flag in ("--every", "--max-frames"):
+        assert main(["oracle", "--dataset", "panoptic", "--root", str(root), flag, "0"]) == 2
+        assert f"{flag}: expected an int >= 1, got 0" in _one_line_error(capsys)

@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from ssmp3d.data.frames import DatasetError, read_image
+from ssmp3d.data.frames import MAX_IMAGE_BYTES, DatasetError, image_signature, read_image
 
 
 def test_read_image_round_trip_and_errors(tmp_path):
@@ -21,3 +21,48 @@ def test_read_image_round_trip_and_errors(tmp_path):
     (tmp_path / "junk.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
     with pytest.raises(DatasetError, match="junk.jpg"):
         read_image(tmp_path / "junk.jpg")
+
+
+def _huge_png(path):
+    """A PNG whose header claims 100000 x 100000 pixels (more than OpenCV decodes)."""
+    import struct
+    import zlib
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    header = struct.pack(">IIBBBBB", 100000, 100000, 8, 2, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64))
+                     + chunk(b"IEND", b""))
+    return path
+
+
+def test_read_image_turns_every_failure_into_a_dataset_error(tmp_path, monkeypatch):
+    """cv2.error (a header claiming 10^10 pixels), PermissionError, a file too large to hold (MemoryError)
+    and an allocation failure all become one-line DatasetErrors naming the file."""
+    with pytest.raises(DatasetError, match="huge.png: image too large to decode"):
+        read_image(_huge_png(tmp_path / "huge.png"))
+    sparse = tmp_path / "sparse.jpg"
+    with open(sparse, "wb") as f:
+        f.truncate(MAX_IMAGE_BYTES + 1)  # no disk used
+    with pytest.raises(DatasetError, match=rf"sparse.jpg: file of {MAX_IMAGE_BYTES + 1} bytes, larger than"):
+        read_image(sparse)
+    ok = tmp_path / "ok.png"
+    cv2.imwrite(str(ok), np.zeros((4, 4, 3), np.uint8))
+
+    def refuse(error):
+        def fromfile(*args, **kwargs):
+            raise error
+        return fromfile
+
+    monkeypatch.setattr(np, "fromfile", refuse(PermissionError(13, "Permission denied")))
+    with pytest.raises(DatasetError, match=r"ok.png: cannot read the file \(Permission denied\)"):
+        read_image(ok)
+    monkeypatch.setattr(np, "fromfile", refuse(MemoryError()))
+    with pytest.raises(DatasetError, match="ok.png: not enough memory to read the file"):
+        read_image(ok)
+
+
+def test_image_signature():
+    assert image_signature(__file__) is None
+    assert image_signature("/no/such/file") is None

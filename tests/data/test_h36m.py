@@ -218,3 +218,29 @@ def test_bad_arguments_and_missing_images(mini, tmp_path):
     ds = Human36MDataset(tmp_path, "test", subjects=[9])  # indexing needs no image
     with pytest.raises(DatasetError, match="s_09_act_02_subact_01_ca_01_000001.jpg: no such image file"):
         ds.image(0)
+
+
+@pytest.mark.parametrize("key, value, needle", [
+    ("width", 10**30, r"images\[0\]: width and height must be in \[1, 65536\]"),
+    ("height", 10**12, r"images\[0\]: width and height must be in \[1, 65536\]"),
+    ("frame_idx", 10**30, r"images\[0\].frame_idx: expected an int in \[0, "),
+    ("subaction_idx", 10**30, r"images\[0\].subaction_idx: out of range"),
+])
+def test_numbers_too_large_name_the_file(mini, tmp_path, key, value, needle):
+    """Integers past int64 (OverflowError before) or absurd image sizes are DatasetErrors naming the file."""
+    root, _ = mini
+    ann = _copy_tree(root, tmp_path, tmp_path)
+    data_path = ann / "Human36M_subject9_data.json"
+    data = json.loads(data_path.read_text())
+    im = data["images"][0]
+    im[key] = value
+    data_path.write_text(json.dumps(data))
+    joints_path = ann / "Human36M_subject9_joint_3d.json"  # joints for the changed frame, so only the number is wrong
+    joints = json.loads(joints_path.read_text())
+    act, sub, frame = (str(im[k]) for k in ("action_idx", "subaction_idx", "frame_idx"))
+    some = next(iter(next(iter(joints[act].values())).values()))
+    joints.setdefault(act, {}).setdefault(sub, {})[frame] = some
+    joints_path.write_text(json.dumps(joints))
+    with pytest.raises(DatasetError, match=needle) as info:
+        Human36MDataset(tmp_path, "test", subjects=[9])
+    assert str(info.value).startswith(f"{data_path}: ")

@@ -196,3 +196,25 @@ def test_oracle_round_trip_under_one_millimetre(tmp_path):
     assert report["groups"]["names"] == list(PANOPTIC_SCENARIOS)
     assert all(rows["full"]["per_group"][g]["mpjpe_mm"] < 1.0 for g in PANOPTIC_SCENARIOS)
     assert rows["full"]["per_group"]["pizza"]["frames"] == 6 and rows["full"]["per_group"]["pizza"]["people"] == 18
+
+
+def test_numbers_too_large_for_int64_are_dataset_errors(tmp_path):
+    """A body id of 10**30 and a 30-digit frame number raised OverflowError; now DatasetErrors naming the file."""
+    seq = build_sequence(tmp_path, "160422_haggling1", range(2), cameras=("00_16", "00_30"))
+    skel = write_skeleton(seq, 7, [(10**30, fixture_body())])
+    assert f"{skel}: body #0 has an id out of range" in _error(tmp_path, sequences=[seq.name])
+    skel.unlink()
+    long = write_skeleton(seq, 7, [(0, fixture_body())]).rename(
+        seq / "hdPose3d_stage1_coco19" / f"body3DScene_{'1' * 30}.json")
+    assert f"{long}: frame number out of range" in _error(tmp_path, sequences=[seq.name])
+
+
+def test_absurd_calibration_resolution_names_the_file(tmp_path):
+    """A resolution of 1e12 loaded and later failed deep in the oracle without the file's name."""
+    seq = build_sequence(tmp_path, "160422_haggling1", range(2), cameras=("00_16", "00_30"))
+    calib = seq / "calibration_160422_haggling1.json"
+    doc = json.loads(calib.read_text())
+    doc["cameras"][1]["resolution"] = [1e12, 1080]
+    calib.write_text(json.dumps(doc))
+    message = _error(tmp_path, sequences=[seq.name])
+    assert f"{calib}: camera '00_16': resolution: expected [width, height], whole numbers in [1, 65536]" in message

@@ -142,3 +142,48 @@ def test_plan_counts_frames_for_the_progress_bar(tmp_path):
     assert [(j.camera, j.frames, j.expected_frames) for j in jobs] == [("00_16", None, 7), ("00_30", None, 7)]
     jobs = plan_extraction(tmp_path, [seq.name], ["00_30"], only_annotated=True)
     assert [(j.frames, j.expected_frames) for j in jobs] == [((1, 4), 5)]
+
+
+def test_an_image_named_like_a_video_is_refused(tmp_path):
+    """A PNG renamed .mp4 was 'extracted' as a one-frame video (or reported '0 written'); now an error naming it."""
+    seq = build_sequence(tmp_path, "160422_haggling1", range(2))
+    fake = video_path(tmp_path, seq.name, "00_16")
+    fake.parent.mkdir(parents=True)
+    ok, data = cv2.imencode(".png", np.zeros((48, 64, 3), np.uint8))
+    fake.write_bytes(data.tobytes())
+    write_video(video_path(tmp_path, seq.name, "00_30"), frames=2)
+    with pytest.raises(DatasetError, match="hd_00_16.mp4: a PNG image, not a video"):
+        plan_extraction(tmp_path, [seq.name])
+    with pytest.raises(DatasetError, match="hd_00_16.mp4: a PNG image, not a video"):
+        extract_video(fake, tmp_path / "out", "00_16")
+    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
+
+
+def test_image_folder_under_a_file_names_it(tmp_path):
+    seq = build_sequence(tmp_path, "160422_haggling1", range(2))
+    video = write_video(video_path(tmp_path, seq.name, "00_16"), frames=2)
+    (seq / "hdImgs").write_text("not a folder")
+    with pytest.raises(DatasetError, match=r"hdImgs/00_16: cannot make the image folder \(.*hdImgs is a file"):
+        extract_video(video, seq / "hdImgs" / "00_16", "00_16")
+
+
+def test_a_video_without_frames_is_an_error(tmp_path, monkeypatch):
+    """A file OpenCV opens but reads no frame from was '0 written', exit 0."""
+    video = write_video(tmp_path / "v.mp4", frames=2)
+
+    class Empty:
+        def __init__(self, *args):
+            pass
+
+        def isOpened(self):
+            return True
+
+        def grab(self):
+            return False
+
+        def release(self):
+            pass
+
+    monkeypatch.setattr(cv2, "VideoCapture", Empty)
+    with pytest.raises(DatasetError, match="v.mp4: the video holds no readable frame"):
+        extract_video(video, tmp_path / "out", "00_16")

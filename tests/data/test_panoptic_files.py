@@ -183,3 +183,21 @@ def test_missing_or_truncated_calibration(tmp_path):
     with pytest.raises(DatasetError, match="not a valid JSON calibration file") as info:
         load_calibration(path)
     assert str(path) in str(info.value)
+
+
+@pytest.mark.parametrize("body_id, needle", [(10**30, "id out of range"), (float("inf"), "non-integer id"),
+                                             (float("nan"), "non-integer id")])
+def test_body_ids_that_do_not_fit_name_the_file(tmp_path, body_id, needle):
+    path = tmp_path / "body3DScene_00000001.json"
+    path.write_text(json.dumps({"bodies": [{"id": body_id, "joints19": [0.0] * 76}]}))
+    with pytest.raises(DatasetError, match=needle) as info:
+        read_skeleton_file(path)
+    assert str(info.value).startswith(f"{path}: body #0")
+
+
+@pytest.mark.parametrize("resolution", [[1e12, 1080], [0, 1080], [1920.5, 1080], [1920, -1]])
+def test_calibration_resolution_out_of_range(tmp_path, resolution):
+    path = write_calibration(tmp_path / "seq", [front_camera("00_16", resolution=resolution)])
+    with pytest.raises(DatasetError, match=r"camera '00_16': resolution: expected \[width, height\]") as info:
+        load_calibration(path)
+    assert str(info.value).startswith(str(path))

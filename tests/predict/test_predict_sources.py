@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ssmp3d.predict.sources import Video, describe_input, output_names
+from ssmp3d.data.frames import image_signature
+from ssmp3d.predict.sources import Video, describe_input, kept_count, output_names
 
 cv2 = pytest.importorskip("cv2")
 
@@ -70,3 +71,26 @@ def test_bad_videos(tmp_path):
     garbage.write_bytes(b"not a video at all")
     with pytest.raises(ValueError, match="bad.mp4: cannot open the video|bad.mp4: the video holds no"):
         Video(garbage)
+
+
+def test_video_frames_every_and_max_frames_by_rank(tmp_path):
+    path = write_video(tmp_path / "v.avi", 11, fourcc="MJPG")
+    with Video(path) as v:
+        assert [f for f, _ in v.frames(every=3)] == [0, 3, 6, 9]
+    with Video(path) as v:
+        assert [f for f, _ in v.frames(every=2, max_frames=3)] == [0, 2, 4]
+    with Video(path) as v:  # kept frame k belongs to rank k % 2
+        assert [f for f, _ in v.frames(1, 2, every=3)] == [3, 9]
+    with Video(path) as v:
+        frames = dict(v.frames(every=5))
+    assert sorted(frames) == [0, 5, 10] and abs(float(frames[5].mean()) - 100) < 8  # frame 5 is grey 100
+    assert kept_count(11, 3) == 4 and kept_count(11, 2, 3) == 3 and kept_count(0, 4) == 0
+
+
+def test_an_image_named_like_a_video_is_refused(tmp_path):
+    fake = tmp_path / "still.mp4"
+    ok, data = cv2.imencode(".png", np.zeros((20, 30, 3), np.uint8))
+    fake.write_bytes(data.tobytes())
+    with pytest.raises(ValueError, match="still.mp4: a PNG image named like a video"):
+        Video(fake)
+    assert image_signature(fake) == "PNG" and image_signature(write_video(tmp_path / "v.avi", 1, fourcc="MJPG")) is None

@@ -147,3 +147,19 @@ def test_cuda_decoder_needs_the_network_on_cuda(tiny_checkpoint):
         return
     with pytest.raises(ValueError, match="'cuda' decodes maps on the GPU"):
         Predictor(tiny_checkpoint, device="cpu", backend="cuda")
+
+
+@pytest.mark.parametrize("device, needle", [("tpu", "got 'tpu'"), ("mps", "got 'mps'"), ("", "got ''"),
+                                            ("meta", "got 'meta'")])
+def test_unknown_devices_are_one_line_value_errors(tiny_checkpoint, device, needle):
+    with pytest.raises(ValueError, match=rf"device: expected 'cpu', 'cuda' or 'cuda:N', {needle}"):
+        Predictor(tiny_checkpoint, device=device)
+
+
+def test_cuda_devices_that_are_not_there(tiny_checkpoint):
+    from ssmp3d.predict.predictor import resolve_device
+
+    assert resolve_device("cpu") == torch.device("cpu")
+    missing = f"cuda:{torch.cuda.device_count()}" if torch.cuda.is_available() else "cuda"
+    with pytest.raises(ValueError, match="requested but torch sees"):
+        Predictor(tiny_checkpoint, device=missing)

@@ -72,3 +72,21 @@ def test_two_processes_split_a_folder_and_rank0_merges(tmp_path, tiny_checkpoint
     summary = json.loads((out / "summary.json").read_text())
     assert summary["world_size"] == 2 and summary["frames"] == 5
     assert [b["source"] for b in summary["bad"]] == [str(folder / "im2b.txt")]
+
+
+def test_partial_merge_of_a_stopped_job(tmp_path):
+    """Parts of a stopped 2-process job: rank 0 did items 0, 2, 4 (its last line torn), rank 1 items 1, 3;
+    the merge takes 0..3 without raising on the torn line, and keeps the parts (a rank may still write)."""
+    write_part(part_path(tmp_path, Shard(0, 2)), [{"index": i, "people": []} for i in (0, 2)])
+    with open(part_path(tmp_path, Shard(0, 2)), "a", encoding="utf-8") as f:
+        f.write('{"index": 4, "peo')
+    write_part(part_path(tmp_path, Shard(1, 2)), [{"index": 1, "people": []}, {"index": 3, "error": "x"}])
+    n, bad = merge_parts(tmp_path, 2, tmp_path / "all.jsonl", partial=True)
+    lines = [json.loads(x) for x in (tmp_path / "all.jsonl").read_text().splitlines()]
+    assert n == 3 and [x["index"] for x in lines] == [0, 1, 2] and [b["index"] for b in bad] == [3]
+    assert len(list(tmp_path.glob("*.part-*"))) == 2
+    # One process: everything it wrote is merged and its part removed; a missing part is an empty one.
+    write_part(part_path(tmp_path, Shard(0, 1)), [{"index": 0, "people": []}])
+    assert merge_parts(tmp_path, 1, tmp_path / "one.jsonl", partial=True)[0] == 1
+    assert not part_path(tmp_path, Shard(0, 1)).exists()
+    assert merge_parts(tmp_path, 1, tmp_path / "none.jsonl", partial=True) == (0, [])

@@ -27,13 +27,17 @@ def open_from_args(args: argparse.Namespace) -> FrameDataset | None:
     """The real dataset the options name, or ``None`` for ``--dataset synthetic``.
 
     Raises:
-        ValueError: ``--root`` missing for a real set, ``--sequences`` with a
-            set that has none, or what the loader raises (``DatasetError``).
+        ValueError: ``--root`` missing for a real set, ``--every`` or
+            ``--max-frames`` below 1, ``--sequences`` with a set that has
+            none, or what the loader raises (``DatasetError``, naming the file).
     """
     if args.dataset == "synthetic":
         return None
     if not args.root:
         raise ValueError(f"--root: required with --dataset {args.dataset}")
+    for value, option in ((args.every, "--every"), (args.max_frames, "--max-frames")):
+        if value is not None and value < 1:
+            raise ValueError(f"{option}: expected an int >= 1, got {value}")
     options: dict = {"every": args.every, "max_frames": args.max_frames}
     if args.sequences is not None:
         if args.dataset != "panoptic":

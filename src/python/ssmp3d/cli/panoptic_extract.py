@@ -21,7 +21,7 @@ def _names(text: str | None, option: str) -> list[str] | None:
 def add_parser(sub) -> argparse.ArgumentParser:
     """Registers the ``panoptic-extract`` sub-command."""
     p = sub.add_parser("panoptic-extract", help="extract CMU Panoptic HD frames from the videos",
-                       description="Write <root>/<seq>/hdImgs/<cam>/<cam>_%%08d.jpg from "
+                       description="Write <root>/<seq>/hdImgs/<cam>/<cam>_%08d.jpg from "
                                    "<root>/<seq>/hdVideos/hd_<cam>.mp4. Resumable: complete images are kept.")
     p.add_argument("--root", required=True, help="the Panoptic folder (one sub-folder per sequence)")
     p.add_argument("--sequences", default=None, help="comma-separated sequences (default: the protocol's four)")

@@ -4,7 +4,16 @@ Rendering and augmentation need OpenCV (``cv2``); it is imported on first
 use, so the scene sampler works without it. The training datasets
 (:mod:`ssmp3d.data.dataset`) depend on :mod:`ssmp3d.encode`, which imports
 :class:`Scene` from here, so their names load on first access.
+
+Importing this package sets ``OPENCV_FFMPEG_LOGLEVEL=-8`` (FFmpeg quiet)
+unless it is set already: OpenCV reads it when ``cv2`` is first imported,
+and ssmp3d reports an unreadable video in one line of its own instead of
+FFmpeg's decoder messages. Set it yourself (e.g. to 24, warnings) to see them.
 """
+
+import os as _os
+
+_os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 
 from .augment import AugmentConfig, AugmentParams, augment, random_augment, transform_scene
 from .background import BackgroundConfig

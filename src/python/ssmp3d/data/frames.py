@@ -22,7 +22,8 @@ import numpy as np
 from ..skeleton import Skeleton
 from .scene import Scene
 
-__all__ = ["DatasetError", "Frame", "FrameDataset", "read_image"]
+__all__ = ["MAX_IMAGE_BYTES", "MAX_INDEX", "MAX_RESOLUTION", "DatasetError", "Frame", "FrameDataset",
+           "image_signature", "read_image"]
 
 
 class DatasetError(ValueError):
@@ -49,19 +50,68 @@ class Frame:
     group: str
 
 
+MAX_RESOLUTION = 1 << 16
+"""Largest image width or height an annotation or calibration file may give (pixels)."""
+MAX_INDEX = int(np.iinfo(np.int64).max)
+"""Largest id, frame number or index an annotation file may hold (they are stored as int64)."""
+MAX_IMAGE_BYTES = 1 << 30
+"""Largest image file :func:`read_image` reads (1 GiB); larger files are refused, not loaded."""
+
+_IMAGE_SIGNATURES = ((b"\x89PNG\r\n\x1a\n", "PNG"), (b"\xff\xd8\xff", "JPEG"), (b"GIF87a", "GIF"),
+                     (b"GIF89a", "GIF"), (b"BM", "BMP"), (b"II*\x00", "TIFF"), (b"MM\x00*", "TIFF"))
+
+
+def image_signature(path: str | os.PathLike) -> str | None:
+    """The still-image format a file starts with (``"PNG"``, ``"JPEG"``, ``"GIF"``,
+    ``"BMP"``, ``"TIFF"``, ``"WEBP"``), or None (not one of these, or unreadable).
+    Tells an image renamed ``.mp4`` from a video, which OpenCV would read as one frame."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(16)
+    except OSError:
+        return None
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "WEBP"
+    return next((name for magic, name in _IMAGE_SIGNATURES if head.startswith(magic)), None)
+
+
+def _opencv_reason(exc: Exception) -> str:
+    err = str(getattr(exc, "err", "") or "").strip() or str(exc).strip().splitlines()[-1]
+    if "CV_IO_MAX_IMAGE_PIXELS" in err:
+        return "image too large to decode (over OpenCV's 2^30-pixel limit)"
+    return f"not a decodable image (OpenCV: {err})"
+
+
 def read_image(path: str | os.PathLike) -> np.ndarray:
     """Reads an image file as ``[H, W, 3]`` uint8 BGR.
 
     Raises:
-        DatasetError: missing, unreadable or undecodable file (named).
+        DatasetError: missing, unreadable (permissions, I/O), larger than
+            :data:`MAX_IMAGE_BYTES`, undecodable, or too large to decode
+            (a header claiming more pixels than OpenCV allows); one line
+            naming the file.
     """
     import cv2
 
     path = Path(path)
     if not path.is_file():
         raise DatasetError(f"{path}: no such image file")
-    data = np.fromfile(path, dtype=np.uint8)
-    image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    try:
+        size = path.stat().st_size
+        if size > MAX_IMAGE_BYTES:
+            raise DatasetError(f"{path}: file of {size} bytes, larger than an image may be "
+                               f"({MAX_IMAGE_BYTES} bytes)")
+        data = np.fromfile(path, dtype=np.uint8)
+    except OSError as exc:
+        raise DatasetError(f"{path}: cannot read the file ({exc.strerror or type(exc).__name__})") from None
+    except MemoryError:
+        raise DatasetError(f"{path}: not enough memory to read the file ({size} bytes)") from None
+    try:
+        image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    except cv2.error as exc:
+        raise DatasetError(f"{path}: {_opencv_reason(exc)}") from None
+    except MemoryError:
+        raise DatasetError(f"{path}: not enough memory to decode the image") from None
     if image is None:
         raise DatasetError(f"{path}: not a decodable image")
     return image

@@ -53,7 +53,7 @@ import numpy as np
 
 from ..geometry import Camera
 from ..skeleton import H36M17
-from .frames import DatasetError, Frame, FrameDataset
+from .frames import MAX_INDEX, MAX_RESOLUTION, DatasetError, Frame, FrameDataset
 from .scene import Scene
 
 __all__ = ["ACTIONS", "JOINT_NAMES", "JOINT_PERMUTATION", "SOURCE_JOINTS", "SPLITS", "TEST_SUBJECTS",
@@ -156,8 +156,14 @@ def _image_records(data, path: Path, subject: int) -> list[tuple]:
         name = im.get("file_name")
         if not isinstance(name, str) or not name:
             raise DatasetError(f"{path}: images[{i}].file_name: expected a path, got {name!r}")
-        if w < 1 or h < 1 or frame < 0:
-            raise DatasetError(f"{path}: images[{i}]: width/height must be >= 1 and frame_idx >= 0")
+        if not (1 <= w <= MAX_RESOLUTION and 1 <= h <= MAX_RESOLUTION):
+            raise DatasetError(f"{path}: images[{i}]: width and height must be in [1, {MAX_RESOLUTION}], "
+                               f"got {w} x {h}")
+        if not 0 <= frame <= MAX_INDEX:
+            raise DatasetError(f"{path}: images[{i}].frame_idx: expected an int in [0, {MAX_INDEX}], got {frame}")
+        for key, v in (("subaction_idx", sub), ("cam_idx", cam)):
+            if abs(v) > MAX_INDEX:
+                raise DatasetError(f"{path}: images[{i}].{key}: out of range ({v})")
         if subj != subject:
             raise DatasetError(f"{path}: images[{i}].subject is {subj}, expected {subject}")
         if not FIRST_ACTION <= act < FIRST_ACTION + len(ACTIONS):

@@ -33,7 +33,7 @@ import numpy as np
 from ..eval.metrics import PANOPTIC_PROTOCOL_JOINTS
 from ..geometry import Camera
 from ..skeleton import PANOPTIC19, Skeleton
-from .frames import DatasetError, Frame, FrameDataset
+from .frames import MAX_INDEX, DatasetError, Frame, FrameDataset
 from .panoptic_files import (
     PANOPTIC_HD_CAMERAS,
     SKELETON_FORMATS,
@@ -98,7 +98,8 @@ def skeleton_files(sequence_dir: str | os.PathLike) -> tuple[str, dict[int, Path
     (``joints15``). Files not named ``body3DScene_<digits>.json`` are ignored.
 
     Raises:
-        DatasetError: neither folder exists (names the sequence folder).
+        DatasetError: neither folder exists (names the sequence folder), or a
+            file's frame number does not fit in int64 (names the file).
     """
     sequence_dir = Path(sequence_dir)
     for folder, key, _ in SKELETON_FORMATS:
@@ -109,6 +110,8 @@ def skeleton_files(sequence_dir: str | os.PathLike) -> tuple[str, dict[int, Path
                 for entry in it:
                     m = _SKELETON_NAME.fullmatch(entry.name)
                     if m:
+                        if int(m.group(1)) > MAX_INDEX:
+                            raise DatasetError(f"{entry.path}: frame number out of range (more than {MAX_INDEX})")
                         files[int(m.group(1))] = Path(entry.path)
             return key, dict(sorted(files.items()))
     raise DatasetError(f"{sequence_dir}: no skeleton folder ({' or '.join(f for f, _, _ in SKELETON_FORMATS)})")

@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .frames import DatasetError
+from .frames import DatasetError, image_signature
 from .panoptic import PANOPTIC_SEQUENCES, PANOPTIC_TEST_CAMERAS, annotated_frames, image_path, sample_positions
 
 __all__ = ["JPEG_QUALITY", "ExtractionJob", "extract_frames", "extract_video", "is_complete_jpeg", "plan_extraction",
@@ -48,6 +48,16 @@ def is_complete_jpeg(path: str | os.PathLike) -> bool:
             return head == b"\xff\xd8" and f.read(2) == b"\xff\xd9"
     except OSError:
         return False
+
+
+def _make_folder(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        above = next((p for p in (folder, *folder.parents) if p.exists() and not p.is_dir()), folder)
+        raise DatasetError(f"{folder}: cannot make the image folder ({above} is a file, not a folder)") from None
+    except OSError as exc:
+        raise DatasetError(f"{folder}: cannot make the image folder ({exc.strerror or exc})") from None
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
@@ -80,15 +90,20 @@ def extract_video(video: str | os.PathLike, out_dir: str | os.PathLike, camera: 
         past the end of the video), "video_frames" (frames read)}``.
 
     Raises:
-        DatasetError: the video is missing or cannot be opened (names it).
+        DatasetError: the video is missing, cannot be opened, is a still
+            image (e.g. a PNG renamed ``.mp4``) or holds no frame (names
+            it); ``out_dir`` cannot be made (e.g. ``hdImgs`` is a file; names it).
     """
     import cv2
 
     video, out_dir = Path(video), Path(out_dir)
     if not video.is_file():
         raise DatasetError(f"{video}: no such video file")
+    still = image_signature(video)
+    if still is not None:
+        raise DatasetError(f"{video}: a {still} image, not a video")
     wanted = None if frames is None else sorted({int(f) for f in frames})
-    out_dir.mkdir(parents=True, exist_ok=True)
+    _make_folder(out_dir)
     for stale in out_dir.glob(f"{_TMP_PREFIX}*"):
         stale.unlink(missing_ok=True)
 
@@ -133,6 +148,8 @@ def extract_video(video: str | os.PathLike, out_dir: str | os.PathLike, camera: 
         stats["video_frames"] = i
     finally:
         cap.release()
+    if i == 0 and (todo is None or todo):
+        raise DatasetError(f"{video}: the video holds no readable frame")
     if todo is not None:
         stats["missing"] = sum(1 for f in todo if f >= stats["video_frames"])
     return stats
@@ -183,8 +200,9 @@ def plan_extraction(root: str | os.PathLike, sequences: Sequence[str] | None = N
         only_annotated: Only the frames the loader lists (parses the skeleton files once).
 
     Raises:
-        DatasetError: a missing root, sequence folder or video, or
-            (``only_annotated``) a bad skeleton file; names it.
+        DatasetError: a missing root, sequence folder or video, a still
+            image named like a video, or (``only_annotated``) a bad skeleton
+            file; names it.
         ValueError: bad arguments.
     """
     root = Path(root)
@@ -208,6 +226,9 @@ def plan_extraction(root: str | os.PathLike, sequences: Sequence[str] | None = N
             video = video_path(root, seq, cam)
             if not video.is_file():
                 raise DatasetError(f"{video}: no such video file")
+            still = image_signature(video)
+            if still is not None:
+                raise DatasetError(f"{video}: a {still} image, not a video")
             expected = _frame_count(video) if wanted is None else (wanted[-1] + 1 if wanted else 0)
             jobs.append(ExtractionJob(seq, cam, video, wanted, every, expected))
     return jobs

@@ -23,6 +23,7 @@ occlusion labels, so ``visible`` equals ``in_image``.
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from ..geometry import Camera, project_points
-from .frames import DatasetError
+from .frames import MAX_INDEX, MAX_RESOLUTION, DatasetError
 from .scene import Scene
 
 __all__ = ["CONFIDENCE_THRESHOLD", "JOINTS15_TO_COCO19", "PANOPTIC_HD_CAMERAS", "SKELETON_FORMATS", "Bodies",
@@ -85,6 +86,15 @@ def _array(value, shape: tuple[int, ...], what: str) -> np.ndarray:
     return arr.reshape(shape)
 
 
+def _resolution(value) -> tuple[int, int]:
+    size = _array(value, (2,), "resolution")
+    if not (np.all(np.isfinite(size)) and np.all(size == np.round(size)) and np.all(size >= 1)
+            and np.all(size <= MAX_RESOLUTION)):
+        raise ValueError(f"resolution: expected [width, height], whole numbers in [1, {MAX_RESOLUTION}], got "
+                         f"{[float(v) for v in size]}")
+    return int(size[0]), int(size[1])
+
+
 def _read_json(path: Path, what: str):
     try:
         data = path.read_bytes()
@@ -125,7 +135,7 @@ def load_calibration(path: str | os.PathLike) -> dict[str, Camera]:
         if name in out:
             raise DatasetError(f"{path}: camera {name!r} appears twice")
         try:
-            width, height = (int(v) for v in _array(cam["resolution"], (2,), "resolution"))
+            width, height = _resolution(cam["resolution"])
             out[name] = Camera(K=_array(cam["K"], (3, 3), "K"), R=_array(cam["R"], (3, 3), "R"),
                                t=_array(cam["t"], (3,), "t"), dist=_array(cam["distCoef"], (5,), "distCoef"),
                                width=width, height=height)
@@ -165,10 +175,13 @@ def read_skeleton_file(path: str | os.PathLike, key: str = "joints19") -> Bodies
         if not isinstance(body, dict) or key not in body or "id" not in body:
             raise DatasetError(f"{path}: body #{i} lacks 'id' or '{key}'")
         body_id = body["id"]
-        if isinstance(body_id, bool) or not isinstance(body_id, (int, float)) or body_id != int(body_id):
+        if (isinstance(body_id, bool) or not isinstance(body_id, (int, float))
+                or (isinstance(body_id, float) and not math.isfinite(body_id)) or body_id != int(body_id)):
             raise DatasetError(f"{path}: body #{i} has a non-integer id {body_id!r}")
         if body_id < 0:
             continue
+        if body_id > MAX_INDEX:
+            raise DatasetError(f"{path}: body #{i} has an id out of range ({body_id!r} > {MAX_INDEX})")
         values = body[key]
         if not isinstance(values, list) or len(values) != 4 * n_file:
             got = len(values) if isinstance(values, list) else type(values).__name__

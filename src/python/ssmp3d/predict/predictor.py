@@ -35,7 +35,7 @@ from ..train.checkpoint import CheckpointError, load_model, recommended_decode_c
 from ..train.evaluate import fastest_backend
 from .types import ImagePoses
 
-__all__ = ["COLORS", "Predictor", "checkpoint_skeleton"]
+__all__ = ["COLORS", "Predictor", "checkpoint_skeleton", "resolve_device"]
 
 #: Channel orders an array may come in.
 COLORS = ("rgb", "bgr")
@@ -84,6 +84,31 @@ def checkpoint_skeleton(checkpoint: dict, path: str | os.PathLike, expected: Ske
     return found
 
 
+def resolve_device(device: str | torch.device | None) -> torch.device:
+    """The device the network runs on: ``"cpu"``, ``"cuda"`` or ``"cuda:N"`` (None: cuda when available).
+
+    Raises:
+        ValueError: anything else (e.g. ``"tpu"``, ``"mps"``), CUDA asked for
+            where torch sees none, or a CUDA index past the last GPU; one line naming it.
+    """
+    if device is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if not isinstance(device, (str, torch.device)):
+        raise TypeError(f"device: expected a str, a torch.device or None, got {type(device).__name__}")
+    try:
+        parsed = torch.device(device)
+    except RuntimeError:
+        parsed = None
+    if parsed is None or parsed.type not in ("cpu", "cuda"):
+        raise ValueError(f"device: expected 'cpu', 'cuda' or 'cuda:N', got {str(device)!r}")
+    if parsed.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"device: {parsed} requested but torch sees no CUDA device")
+        if parsed.index is not None and parsed.index >= torch.cuda.device_count():
+            raise ValueError(f"device: {parsed} requested but torch sees {torch.cuda.device_count()} CUDA device(s)")
+    return parsed
+
+
 def _as_rgb(image: np.ndarray, color: str, name: str) -> np.ndarray:
     if not isinstance(image, np.ndarray):
         raise TypeError(f"{name}: expected a numpy array, a path or a list of them, got {type(image).__name__}")
@@ -100,7 +125,8 @@ class Predictor:
         checkpoint: A checkpoint written by ``ssmp3d train`` (or
             :func:`~ssmp3d.train.checkpoint.export_weights`); default: the
             shipped synthetic-trained weights (:func:`ssmp3d.weights.default_checkpoint`).
-        device: Where the network runs; default ``"cuda"`` when available, else ``"cpu"``.
+        device: Where the network runs: ``"cpu"``, ``"cuda"`` or ``"cuda:N"``
+            (:func:`resolve_device`); default ``"cuda"`` when available, else ``"cpu"``.
         backend: Decoder backend: ``"auto"`` (the fastest available for the
             device: :func:`~ssmp3d.train.evaluate.fastest_backend`), ``"python"``,
             ``"cpu"`` or ``"cuda"``.
@@ -149,10 +175,7 @@ class Predictor:
             from ..weights import default_checkpoint
 
             checkpoint = default_checkpoint()
-        self.device = torch.device(device) if device is not None else torch.device(
-            "cuda" if torch.cuda.is_available() else "cpu")
-        if self.device.type == "cuda" and not torch.cuda.is_available():
-            raise ValueError(f"device: {self.device} requested but torch sees no CUDA device")
+        self.device = resolve_device(device)
         self.backend = fastest_backend(self.device) if backend == "auto" else backend
         if self.backend not in available_backends():
             raise ValueError(f"backend: expected 'auto' or one of {list(available_backends())}, got {backend!r}")

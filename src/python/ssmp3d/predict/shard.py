@@ -8,8 +8,14 @@ order, and waits at a barrier; rank 0 then interleaves the parts (item
 ``i`` is line ``i // W`` of part ``i % W``) into ``predictions.jsonl`` and
 deletes them. A record is either a prediction (``{"index": i, ...}``, the
 :meth:`~ssmp3d.predict.ImagePoses.to_dict` keys) or a bad item
-(``{"index": i, "source": ..., "error": ...}``); bad items are kept out of
-``predictions.jsonl`` and returned separately.
+(``{"index": i, "source": ..., "frame": ..., "error": ...}``); bad items are
+kept out of ``predictions.jsonl`` and returned separately. Items are the kept
+images or frames (``--every``, ``--max-frames``), numbered from 0.
+
+A stopped job (Ctrl-C, SIGTERM) merges what the parts hold so far
+(``merge_parts(partial=True)``): with one process that is every item done;
+with several, the items before the first one a rank had not finished, and
+the parts are kept.
 
 The process group only carries that barrier, so it is a CPU ``gloo`` group
 whatever the devices (created from torchrun's environment when none exists).
@@ -94,27 +100,50 @@ def write_part(path: str | os.PathLike, records: Iterable[dict]) -> int:
     return n
 
 
+def _complete_records(path: Path) -> list[str]:
+    """The lines of a part that a stopped writer finished: each ends with a newline and parses."""
+    lines = []
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for line in f:
+            if not line.endswith("\n"):
+                break
+            try:
+                json.loads(line)
+            except ValueError:
+                break
+            lines.append(line.rstrip("\n"))
+    return lines
+
+
 def merge_parts(out_dir: str | os.PathLike, world_size: int, dst: str | os.PathLike, *,
-                remove: bool = True) -> tuple[int, list[dict]]:
+                remove: bool = True, partial: bool = False) -> tuple[int, list[dict]]:
     """Interleaves the ``world_size`` parts of ``out_dir`` into ``dst`` in input order.
 
     Args:
         out_dir: Folder holding the parts (:func:`part_path`).
         world_size: Number of parts.
-        dst: The merged JSON-lines file (predictions only).
-        remove: Delete the parts afterwards.
+        dst: The merged JSON-lines file (predictions only), replaced atomically.
+        remove: Delete the parts afterwards (with ``partial``, only the part
+            of a single process, all of whose records were merged: other
+            processes may still be writing theirs).
+        partial: The job was stopped: take each part's complete records
+            (a torn last line is dropped, a missing part is empty) and merge
+            items ``0, 1, ...`` up to the first one no part holds.
 
     Returns:
         ``(predictions written, bad-item records)``, both in input order.
 
     Raises:
-        FileNotFoundError: a part is missing.
+        FileNotFoundError: a part is missing (not with ``partial``).
         ValueError: the parts do not interleave (a record's ``index`` is not
             its position; e.g. parts of another run).
     """
     paths = [part_path(out_dir, Shard(r, world_size)) for r in range(world_size)]
     parts = []
     for p in paths:
+        if partial:
+            parts.append(_complete_records(p) if p.is_file() else [])
+            continue
         if not p.is_file():
             raise FileNotFoundError(f"{p}: part missing (did every rank finish?)")
         parts.append(p.read_text(encoding="utf-8").splitlines())
@@ -125,6 +154,8 @@ def merge_parts(out_dir: str | os.PathLike, world_size: int, dst: str | os.PathL
         for i in range(total):
             lines = parts[i % world_size]
             if i // world_size >= len(lines):
+                if partial:
+                    break
                 raise ValueError(f"{paths[i % world_size]}: too few records to interleave ({len(lines)})")
             line = lines[i // world_size]
             record = json.loads(line)
@@ -137,7 +168,7 @@ def merge_parts(out_dir: str | os.PathLike, world_size: int, dst: str | os.PathL
                 f.write(line + "\n")
                 written += 1
     os.replace(tmp, dst)
-    if remove:
+    if remove and (not partial or (world_size == 1 and written + len(bad) == total)):
         for p in paths:
-            p.unlink()
+            p.unlink(missing_ok=partial)
     return written, bad

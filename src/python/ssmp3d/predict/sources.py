@@ -19,7 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["VIDEO_EXTENSIONS", "InputSpec", "Video", "describe_input", "output_names"]
+from ..data.frames import image_signature
+
+__all__ = ["VIDEO_EXTENSIONS", "InputSpec", "Video", "describe_input", "kept_count", "output_names"]
 
 #: File extensions read as videos (case-insensitive).
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv")
@@ -45,11 +47,14 @@ def describe_input(path: str | os.PathLike) -> InputSpec:
 
     Raises:
         FileNotFoundError: ``path`` does not exist.
-        ValueError: an empty folder (no regular non-hidden file).
+        ValueError: an empty folder (no regular non-hidden file) or one that cannot be listed.
     """
     path = Path(path)
     if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
+        try:
+            files = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
+        except OSError as exc:
+            raise ValueError(f"{path}: cannot list the folder ({exc.strerror or exc})") from None
         if not files:
             raise ValueError(f"{path}: empty folder (expected image files)")
         return InputSpec(path, "folder", tuple(files))
@@ -58,6 +63,12 @@ def describe_input(path: str | os.PathLike) -> InputSpec:
     if path.suffix.lower() in VIDEO_EXTENSIONS:
         return InputSpec(path, "video")
     return InputSpec(path, "image", (path,))
+
+
+def kept_count(n: int, every: int = 1, max_frames: int | None = None) -> int:
+    """How many of ``n`` items are kept: every ``every``-th (``0, every, ...``), at most ``max_frames``."""
+    kept = -(-n // every)
+    return kept if max_frames is None else min(kept, max_frames)
 
 
 def output_names(paths: Sequence[Path], suffix: str) -> list[str]:
@@ -77,13 +88,17 @@ class Video:
         frame_count: Frames the file declares (an estimate for some codecs; 0 if unknown).
 
     Raises:
-        ValueError: the file cannot be opened or holds no readable frame.
+        ValueError: the file cannot be opened, holds no readable frame, or is
+            a still image with a video extension (one line naming it).
     """
 
     def __init__(self, path: str | os.PathLike) -> None:
         import cv2
 
         self.path = Path(path)
+        still = image_signature(self.path)
+        if still is not None:
+            raise ValueError(f"{self.path}: a {still} image named like a video (rename it to read it as an image)")
         self._cap = cv2.VideoCapture(str(self.path))
         if not self._cap.isOpened():
             raise ValueError(f"{self.path}: cannot open the video")
@@ -107,22 +122,32 @@ class Video:
         """Releases the file."""
         self._cap.release()
 
-    def frames(self, rank: int = 0, world_size: int = 1) -> Iterator[tuple[int, np.ndarray]]:
-        """Yields ``(frame index, [H, W, 3] uint8 BGR)`` for the frames ``f`` with
-        ``f % world_size == rank``, in order; the others are skipped without
-        being converted. Call once per :class:`Video`."""
+    def frames(self, rank: int = 0, world_size: int = 1, *, every: int = 1,
+               max_frames: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
+        """Yields ``(frame index, [H, W, 3] uint8 BGR)`` of this process's kept frames, in order.
+
+        The kept frames are ``0, every, 2 every, ...`` (at most ``max_frames``
+        of them); kept frame ``k`` (frame ``k * every``) belongs to rank
+        ``k % world_size``. Other frames are skipped without being converted.
+        Call once per :class:`Video`.
+        """
         if self._first is None:
             raise ValueError(f"{self.path}: frames() can be called once per opened video")
         first, self._first = self._first, None
         f = 0
-        if rank == 0:
-            yield 0, first
         while True:
-            f += 1
-            if f % world_size == rank:
+            k, r = divmod(f, every)
+            if max_frames is not None and k >= max_frames:
+                return
+            mine = r == 0 and k % world_size == rank
+            if f == 0:
+                if mine:
+                    yield 0, first
+            elif mine:
                 ok, frame = self._cap.read()
                 if not ok or frame is None:
                     return
                 yield f, frame
             elif not self._cap.grab():
                 return
+            f += 1
