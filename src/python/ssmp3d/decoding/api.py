@@ -8,6 +8,7 @@ import numpy as np
 import torch
 
 from ..geometry import MapTransform
+from ..ops import _budget
 from ..ops._args import threads as _check_threads
 from ..ops._ext import has_cpu_ext, has_cuda_ext
 from ..skeleton import PANOPTIC19, Skeleton
@@ -72,11 +73,20 @@ def decode(
             (the pelvis maps are ignored), or None to decode 2D people only:
             no read-out is done, ``joints3d`` is NaN, ``readout_rule`` is
             ``NONE`` (-1) and ``readout_joint`` -1 for every slot.
-            All three: torch tensors (any device) or numpy arrays, float16,
-            bfloat16 (torch only), float32 or float64. NaN is an error
-            anywhere in ``heatmaps``, and in ``tags`` / ``orpm`` where the
-            decoder reads them: the tags at the candidate peaks, the ORPM
-            vectors at the read-out locations of the people kept.
+            All three: dense torch tensors (CPU or CUDA; any strides;
+            negative / conjugate bit views are read by their values) or
+            numpy arrays, float16, bfloat16 (torch only), float32 or float64.
+            NaN is an error anywhere in ``heatmaps``, and in ``tags`` /
+            ``orpm`` where the decoder reads them: the tags at the candidate
+            peaks, the ORPM vectors at the read-out locations of the people
+            kept. Infinities are not errors: they are values like any other,
+            the same in every backend (float64 values beyond the float32
+            range become infinities in the float32 conversion). A ``+inf``
+            heatmap pixel is a peak above any threshold (first in raster
+            order on a plateau), and its score, ``+inf``, makes its person's
+            score ``+inf``; ``-inf`` is never a peak; an infinite tag is never
+            within ``tag_threshold`` of a finite one; an infinite ORPM value
+            read gives infinite 3D joints.
         config: Decoding parameters.
         skeleton: Joint set (``K == skeleton.num_joints``).
         transform: Map -> image coordinates; default ``MapTransform(stride=4)``
@@ -89,7 +99,8 @@ def decode(
             Results are identical.
         num_threads: Host threads of the ``cpu`` and ``cuda`` backends, which
             split the images across them; ``None`` = ``torch.get_num_threads()``,
-            ``0`` = all cores. The ``python`` backend ignores it.
+            ``0`` = all cores, at most ``2**31 - 1``. The ``python`` backend
+            ignores it.
         tag_layout: ``"BKDHW"`` (the default, channel-first) or ``"BKHWD"``
             (tag dimension last, as pose-ae-train and HigherHRNet output).
 
@@ -99,8 +110,15 @@ def decode(
     Raises:
         TypeError: bad argument types or non-floating inputs.
         ValueError: bad shapes, NaN values (the message names the input:
-            ``heatmaps``, ``tags`` or ``orpm``), an unknown ``tag_layout`` or
-            an unavailable backend.
+            ``heatmaps``, ``tags`` or ``orpm``), an unknown ``tag_layout``,
+            an unavailable backend, or a call whose outputs, working memory
+            (per thread) and input copies could exceed the per-call budget
+            ``ssmp3d.ops.MEMORY_BUDGET_BYTES`` (2 GiB), checked from the
+            shapes and ``config`` before anything is allocated: the working
+            memory grows as ``K * max_candidates * D`` per image, and the
+            read-out's crowding test with the candidates present (at most
+            ``ceil(H / (r + 1)) * ceil(W / (r + 1))`` per joint for
+            ``r = nms_radius``) and ``readout_min_dist``.
     """
     if not isinstance(config, DecodeConfig):
         raise TypeError(f"config: expected a DecodeConfig, got {type(config).__name__}")
@@ -120,7 +138,12 @@ def decode(
         raise ValueError(f"backend: expected 'auto' or one of {available}, got {backend!r}")
     threads = _check_threads(num_threads)
     tags = channel_first_tags(tags, tag_layout)
-    validate_inputs(heatmaps, tags, orpm, skeleton)
+    b, k, h, w, d = validate_inputs(heatmaps, tags, orpm, skeleton)
     if config.mean_bones is not None:
         config.mean_bones_array(skeleton)  # raises ValueError on a [K][3] mismatch
+    _budget.check(_budget.decode_bytes(b, k, h, w, d, config, backend, threads, (heatmaps, tags, orpm),
+                                       orpm is not None),
+                  "heatmaps / tags / DecodeConfig.max_candidates",
+                  f"decode (backend {backend!r}) with B = {b}, K = {k}, H = {h}, W = {w}, D = {d}, "
+                  f"M = {config.max_candidates}")
     return impl[0](heatmaps, tags, orpm, config, skeleton, transform, threads)

@@ -32,7 +32,7 @@ import numpy as np
 import torch
 
 from ..geometry import MapTransform
-from ..ops import _cuda
+from ..ops import _args, _cuda
 from ..ops._ext import load_cpu, load_cuda
 from ..ops.readout import skeleton_table
 from ..skeleton import Skeleton
@@ -199,8 +199,8 @@ def launch_gather(hm: torch.Tensor, tg: torch.Tensor, om: torch.Tensor | None, c
     dtype = hm.dtype if len(dtypes) == 1 and hm.dtype in _cuda.MAP_DTYPES else torch.float32
     b, k, h, w = hm.shape
     d = 1 if tg.dim() == 4 else tg.shape[2]
-    hm, tg = (x.detach().to(dtype).contiguous() for x in (hm, tg))
-    om = hm if om is None else om.detach().to(dtype).contiguous()  # never read when the lists are empty
+    hm, tg = (_args.resolve(x).to(dtype).contiguous() for x in (hm, tg))
+    om = hm if om is None else _args.resolve(om).to(dtype).contiguous()  # never read when the lists are empty
     m, t = config.max_candidates, lists.total
     size, layout = table_layout(b, k, m, d, t)
     with _cuda.on_device(device) as stream:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from ..ops import _args
 from ..ops._ext import load_cpu
 from ..ops.readout import skeleton_table
 from ..skeleton import Skeleton
@@ -107,10 +108,12 @@ def output_buffers(b: int, p: int, k: int, d: int) -> tuple[tuple[np.ndarray, ..
 
 
 def as_float32(x: torch.Tensor | np.ndarray) -> tuple[object, int]:
-    """A contiguous float32 CPU copy or view of ``x`` (kept alive by the caller) and its address."""
+    """A contiguous float32 CPU copy or view of ``x`` (kept alive by the caller) and its address
+    (its negative / conjugate bits resolved first)."""
     if isinstance(x, torch.Tensor):
+        x = _args.resolve(x)  # a negative-bit view holds the negated values in memory
         if not (x.dtype == torch.float32 and x.device.type == "cpu" and x.is_contiguous()):
-            x = x.detach().to(device="cpu", dtype=torch.float32).contiguous()
+            x = x.to(device="cpu", dtype=torch.float32).contiguous()
         return x, x.data_ptr()
     if not (x.dtype == np.float32 and x.flags.c_contiguous):
         x = np.ascontiguousarray(x, dtype=np.float32)

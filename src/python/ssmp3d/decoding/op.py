@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from ..bones import tree_geometry
+from ..ops import _args, _budget
 from .cuda import check_devices, decode_tables, gather_on_device, lists_of_table
 from .native import ConfigTables, decode_arrays
 from .types import DecodeConfig
@@ -42,13 +43,11 @@ def _decode_op(heatmaps: torch.Tensor, tags: torch.Tensor, orpm: torch.Tensor | 
     ``MapTransform.map_to_image`` to the detected ones to get ``joints2d``.
     3D outputs are 0 where the decoder gives NaN (2D-only decoding).
     """
-    table = np.ascontiguousarray(skeleton_table.detach().cpu().numpy(), dtype=np.int64)
+    table = np.ascontiguousarray(_args.resolve(skeleton_table).cpu().numpy(), dtype=np.int64)
     k = table.shape[1] if table.ndim == 2 else -1
     if table.shape != (2 + 2 * k, k):
         raise ValueError(f"skeleton_table: expected [2 + 2K, K], got {list(table.shape)}")
-    mb = np.ascontiguousarray(mean_bones.detach().cpu().numpy(), dtype=np.float32)
-    if mb.shape != (k, 3):
-        raise ValueError(f"mean_bones: expected [K = {k}, 3], got {list(mb.shape)}")
+    mb = _args.bones("mean_bones", mean_bones.cpu(), k)
     config = DecodeConfig(det_threshold=det_threshold, nms_radius=nms_radius, max_candidates=max_candidates,
                           tag_threshold=tag_threshold, min_joints=min_joints, max_people=max_people,
                           readout="naive" if naive else "full", readout_threshold=readout_threshold,
@@ -58,15 +57,19 @@ def _decode_op(heatmaps: torch.Tensor, tags: torch.Tensor, orpm: torch.Tensor | 
     tables = ConfigTables(table, mb, tree_geometry(table[0], table[1], mb))
     shape_of = SimpleNamespace(num_joints=k, name="skeleton_table")
     b, _, h, w, d = validate_inputs(heatmaps, tags, orpm, shape_of)  # type: ignore[arg-type]
+    threads = torch.get_num_threads()
+    backend = "cuda" if heatmaps.device.type == "cuda" else "cpu"
+    _budget.check(_budget.decode_bytes(b, k, h, w, d, config, backend, threads, (heatmaps, tags, orpm),
+                                       orpm is not None),
+                  "heatmaps / tags / max_candidates", f"decode with B = {b}, K = {k}, H = {h}, W = {w}, D = {d}")
     if heatmaps.device.type == "cuda":
         check_devices(heatmaps, tags, orpm)
         lists = lists_of_table(table, orpm is not None)
         host, _ = gather_on_device(heatmaps, tags, orpm, config, lists)
         coords, *rest = decode_tables(host, b, k, h, w, d, config, lists, neck, pelvis, tables,
-                                      torch.get_num_threads(), orpm is not None)
+                                      threads, orpm is not None)
     else:
-        coords, *rest = decode_arrays(heatmaps, tags, orpm, b, k, h, w, d, config, tables, neck, pelvis,
-                                      torch.get_num_threads())
+        coords, *rest = decode_arrays(heatmaps, tags, orpm, b, k, h, w, d, config, tables, neck, pelvis, threads)
     coords[~rest[1]] = 0.0  # no NaN in custom-op outputs: 0 where not detected
     np.nan_to_num(rest[3], copy=False, nan=0.0)  # joints3d of 2D-only decoding
     return [torch.from_numpy(a).to(heatmaps.device) for a in (coords, *rest)]

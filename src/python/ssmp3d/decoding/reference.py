@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from ..geometry import MapTransform
+from ..ops import _args
 from ..ops._reference import heatmap_nms
 from ..skeleton import Skeleton
 from ..bones import tree_geometry
@@ -34,9 +35,9 @@ from .validate import has_nan
 
 
 def _cpu_tensor(x: torch.Tensor | np.ndarray) -> torch.Tensor:
-    """A CPU tensor sharing memory with ``x`` where possible."""
+    """A CPU tensor sharing memory with ``x`` where possible (negative / conjugate bits resolved)."""
     if isinstance(x, torch.Tensor):
-        return x.detach().cpu()
+        return _args.resolve(x).cpu()
     try:
         return torch.from_numpy(x)
     except (TypeError, ValueError):  # negative strides, non-native byte order

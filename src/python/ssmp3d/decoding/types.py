@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from enum import IntEnum
 
 import numpy as np
 
+from ..ops import _args
 from ..skeleton import Skeleton
 
 BACKENDS = ("python", "cpu", "cuda")
@@ -36,6 +36,24 @@ class ReadoutRule(IntEnum):
     PELVIS = 3
     MEAN = 4
     ROOT = 5
+
+
+def _bone_rows(value: object) -> tuple[tuple[float, float, float], ...]:
+    """``DecodeConfig.mean_bones`` as a tuple of finite float triples (``[K][3]`` metres)."""
+    field_name = "DecodeConfig.mean_bones"
+    try:
+        mb = np.asarray(value)
+    except (TypeError, ValueError) as exc:  # ragged rows
+        raise ValueError(f"{field_name}: expected finite [K][3] bone vectors in metres ({exc})") from None
+    if mb.dtype.kind not in "iuf":
+        raise TypeError(f"{field_name}: expected finite [K][3] bone vectors in metres (real numbers), "
+                        f"got dtype {mb.dtype}")
+    with np.errstate(over="ignore", invalid="ignore"):
+        mb = mb.astype(np.float64)
+    if mb.ndim != 2 or mb.shape[1] != 3 or not np.all(np.isfinite(mb)):
+        raise ValueError(f"{field_name}: expected finite [K][3] bone vectors in metres, got "
+                         f"{'shape ' + str(list(mb.shape)) if mb.ndim != 2 or mb.shape[1] != 3 else 'NaN or inf'}")
+    return tuple((float(x), float(y), float(z)) for x, y, z in mb.tolist())
 
 
 @dataclass(frozen=True)
@@ -69,9 +87,17 @@ class DecodeConfig:
         readout_min_dist: A location is invalid for map ``m`` when another
             person's read-out location for ``m`` is at distance ``<`` this
             (map pixels). Default: ORPM disc radius (2) + 1.
-        refine: Quarter-pixel shift toward the larger neighbour (2D output only).
-        mean_bones: ``[K][3]`` mean bone vectors in metres (last fallback);
-            ``None`` uses the skeleton's mean pose.
+        refine: Quarter-pixel shift toward the larger neighbour (2D output
+            only); a bool (any other type is refused, so no backend reads
+            ``"no"`` as true).
+        mean_bones: ``[K][3]`` finite mean bone vectors in metres (last
+            fallback), stored as a tuple of float triples; ``None`` uses the
+            skeleton's mean pose.
+
+    Ints (``nms_radius``, ``max_candidates``, ``min_joints`` <= ``2**63 - 1``,
+    ``max_people``) and floats accept Python and numpy scalars, never bools; a
+    bad field raises ``TypeError`` (wrong type) or ``ValueError`` (out of
+    range), both naming ``DecodeConfig.<field>``.
     """
 
     det_threshold: float = 0.1
@@ -91,36 +117,56 @@ class DecodeConfig:
     mean_bones: tuple[tuple[float, float, float], ...] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
-        def check(name: str, ok: bool, expected: str) -> None:
-            if not ok:
-                raise ValueError(f"DecodeConfig.{name}: expected {expected}, got {getattr(self, name)!r}")
+        """Checks every field (``TypeError`` / ``ValueError`` naming ``DecodeConfig.<field>``).
 
-        finite = lambda v: isinstance(v, (int, float)) and math.isfinite(v)  # noqa: E731
-        check("det_threshold", finite(self.det_threshold), "a finite float")
-        check("nms_radius", isinstance(self.nms_radius, int) and 0 <= self.nms_radius <= 32, "an int in [0, 32]")
-        check("max_candidates", isinstance(self.max_candidates, int) and 1 <= self.max_candidates <= 4096,
-              "an int in [1, 4096]")
-        check("tag_threshold", finite(self.tag_threshold) and self.tag_threshold > 0, "a finite float > 0")
-        check("grouping", isinstance(self.grouping, str) and self.grouping in GROUPINGS, f"one of {GROUPINGS}")
-        check("geometry_weight", finite(self.geometry_weight) and self.geometry_weight >= 0,
-              "a finite float >= 0")
-        check("max_candidates", self.grouping != "assign" or self.max_candidates <= ASSIGN_MAX_CANDIDATES,
-              "an int <= 256 with grouping 'assign' (each assignment costs up to M^2 (max_people + M))")
-        check("min_joints", isinstance(self.min_joints, int) and self.min_joints >= 1, "an int >= 1")
-        check("person_score", isinstance(self.person_score, str) and self.person_score in PERSON_SCORES,
-              f"one of {PERSON_SCORES}")
-        check("min_person_score", finite(self.min_person_score) and self.min_person_score >= 0,
-              "a finite float >= 0")
-        check("max_people", isinstance(self.max_people, int) and 1 <= self.max_people <= 4096,
-              "an int in [1, 4096]")
-        check("readout", self.readout in READOUTS, f"one of {READOUTS}")
-        check("readout_threshold", finite(self.readout_threshold), "a finite float")
-        check("readout_min_dist", finite(self.readout_min_dist) and self.readout_min_dist >= 0,
-              "a finite float >= 0")
+        Ints are Python or numpy integers (never bools) within what the C++
+        decoder takes; floats are finite Python or numpy reals (never bools);
+        ``refine`` is a bool (``numpy.bool_`` too). numpy scalars are stored as
+        Python ``int`` / ``float`` / ``bool`` and ``mean_bones`` as a tuple of
+        float triples, so equal settings compare equal and ``to_dict`` is JSON-ready.
+        """
+        def name(field_name: str) -> str:
+            return f"DecodeConfig.{field_name}"
+
+        def put(field_name: str, value: object) -> None:
+            if value is not getattr(self, field_name):
+                object.__setattr__(self, field_name, value)
+
+        def real(field_name: str, low: float | None = None, strict: bool = False) -> None:
+            value = getattr(self, field_name)
+            _args.real(name(field_name), value, low, strict)
+            if isinstance(value, np.generic):
+                put(field_name, float(value))
+
+        def integer(field_name: str, low: int, high: int) -> None:
+            put(field_name, _args.integer(name(field_name), getattr(self, field_name), low, high))
+
+        def choice(field_name: str, options: tuple[str, ...]) -> None:
+            value = getattr(self, field_name)
+            if not isinstance(value, str) or value not in options:
+                raise ValueError(f"{name(field_name)}: expected one of {options}, got {_args.show(value)}")
+
+        real("det_threshold")
+        integer("nms_radius", 0, 32)
+        integer("max_candidates", 1, 4096)
+        real("tag_threshold", 0.0, strict=True)
+        choice("grouping", GROUPINGS)
+        real("geometry_weight", 0.0)
+        if self.grouping == "assign" and self.max_candidates > ASSIGN_MAX_CANDIDATES:
+            raise ValueError(f"{name('max_candidates')}: expected an int <= 256 with grouping 'assign' (each "
+                             f"assignment costs up to M^2 (max_people + M)), got {self.max_candidates}")
+        integer("min_joints", 1, _args.INT64_MAX)
+        choice("person_score", PERSON_SCORES)
+        real("min_person_score", 0.0)
+        integer("max_people", 1, 4096)
+        choice("readout", READOUTS)
+        real("readout_threshold")
+        real("readout_min_dist", 0.0)
+        if not isinstance(self.refine, (bool, np.bool_)):
+            raise TypeError(f"{name('refine')}: expected a bool, got {type(self.refine).__name__}")
+        put("refine", bool(self.refine))
         if self.mean_bones is not None:
-            mb = np.asarray(self.mean_bones, dtype=np.float64)
-            check("mean_bones", mb.ndim == 2 and mb.shape[1] == 3 and bool(np.all(np.isfinite(mb))),
-                  "finite [K][3] bone vectors in metres")
+            put("mean_bones", _bone_rows(self.mean_bones))
 
     def to_dict(self) -> dict:
         """The configuration as plain JSON-ready data (``mean_bones`` as nested lists or None)."""
@@ -147,10 +193,7 @@ class DecodeConfig:
         unknown = sorted(str(k) for k in data if k not in names)
         if unknown:
             raise ValueError(f"decode config: unknown field(s) {unknown}; known: {sorted(names)}")
-        values = dict(data)
-        if values.get("mean_bones") is not None:
-            values["mean_bones"] = tuple(tuple(float(v) for v in row) for row in values["mean_bones"])
-        return replace(base if base is not None else cls(), **values)
+        return replace(base if base is not None else cls(), **data)
 
     def mean_bones_array(self, skeleton: Skeleton) -> np.ndarray:
         """Mean bone vectors ``[K, 3]`` float32 metres for ``skeleton``."""

@@ -21,8 +21,12 @@ _TORCH_FLOATS = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
 def _check_array(name: str, x: object, ndims: tuple[int, ...]) -> tuple[int, ...]:
     """Checks type, dtype and rank of one input; returns its shape."""
     if isinstance(x, torch.Tensor):
+        if x.layout != torch.strided:
+            raise TypeError(f"{name}: expected a dense (strided) tensor, got layout {x.layout}")
         if x.dtype not in _TORCH_FLOATS:
             raise TypeError(f"{name}: expected a float16/bfloat16/float32/float64 tensor, got {x.dtype}")
+        if x.device.type not in ("cpu", "cuda"):
+            raise ValueError(f"{name}: expected a CPU or CUDA tensor (or a numpy array), got device {x.device}")
     elif isinstance(x, np.ndarray):
         if x.dtype.kind != "f" or x.dtype.itemsize not in (2, 4, 8):
             raise TypeError(f"{name}: expected a float16/float32/float64 array, got {x.dtype}")
@@ -67,9 +71,9 @@ def validate_inputs(
         ``(B, K, H, W, D)``.
 
     Raises:
-        TypeError: an input is not a tensor/array or not floating point.
-        ValueError: wrong rank, mismatched or empty sizes. (NaN is each
-            backend's check: see :func:`decode`.)
+        TypeError: an input is not a dense tensor / array or not floating point.
+        ValueError: wrong rank, mismatched or empty sizes, a device other
+            than CPU / CUDA. (NaN is each backend's check: see :func:`decode`.)
     """
     hs = _check_array("heatmaps", heatmaps, (4,))
     ts = _check_array("tags", tags, (4, 5))

@@ -9,7 +9,11 @@ the custom op ``torch.ops.ssmp3d.group_candidates`` (fixed output shapes).
 Outputs have fixed sizes: up to ``Q = K * M`` people can form in an image
 (every candidate alone), so the formed people fill rows ``0 .. num_formed-1``
 of ``[B, K * M, ...]`` arrays in creation order, and ``kept`` lists the rows
-kept (``min_joints``, ``max_people``) in output order.
+kept (``min_joints``, ``max_people``) in output order. Those outputs hold
+``B * K * M * (K + D + 1)`` values whatever the candidates: with the grouper's
+working memory (per thread) they must fit the per-call budget
+``ssmp3d.ops.MEMORY_BUDGET_BYTES`` (2 GiB), checked before anything is
+allocated (``ValueError`` naming ``scores / tags``).
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ import torch
 
 from ..bones import TreeGeometry, tree_geometry
 from ..skeleton import Skeleton
-from . import _args
+from . import _args, _budget
 from ._ext import load_cpu
 from .heatmap_nms import MAX_CANDIDATES
 
@@ -32,8 +36,27 @@ _GROUPINGS = ("paper", "assign")
 _PERSON_SCORES = {"detected": 0, "all": 1}
 
 
+def _check_strings(grouping: object, person_score: object) -> None:
+    if not isinstance(grouping, str) or grouping not in _GROUPINGS:
+        raise ValueError(f"grouping: expected one of {_GROUPINGS}, got {_args.show(grouping)}")
+    if not isinstance(person_score, str) or person_score not in _PERSON_SCORES:
+        raise ValueError(f"person_score: expected one of {tuple(_PERSON_SCORES)}, got {_args.show(person_score)}")
+
+
+def _check_budget(b: int, k: int, m: int, d: int, p: int, counts: np.ndarray, assign: bool,
+                  num_threads: int) -> None:
+    """Outputs ``[B, K*M, ...]``, the value checks' temporaries and each thread's grouper memory."""
+    q = k * m
+    out = b * q * (8 * k + 8 + 8 * d) + b * (8 * p + 8)
+    temps = 2 * b * k * m * (1 + 4 + 8 * d)  # live mask, gathered scores and tags, NaN tests
+    n = int(np.minimum(np.maximum(counts, 0), m).sum(axis=1).max()) if counts.size else 0
+    image = _budget.group_image_bytes(k, m, d, p, n, assign)
+    _budget.check(out + temps + _budget.workers(num_threads, b) * image, "scores / tags",
+                  f"group_candidates with B = {b}, K = {k}, M = {m}, D = {d}")
+
+
 def _check(scores, tags, counts, neck, tag_threshold, min_joints, max_people, grouping, indices, width,
-           tree, geometry_weight, person_score, min_person_score):
+           tree, geometry_weight, person_score, min_person_score, num_threads):
     sc = _args.array("scores", scores, "float", (3,), np.float32)
     b, k, m = sc.shape
     if sc.size == 0:
@@ -50,6 +73,9 @@ def _check(scores, tags, counts, neck, tag_threshold, min_joints, max_people, gr
     _args.shape("counts", ct, (b, k), "[B, K] from scores")
     if ct.size and (ct.min() < 0 or ct.max() > m):
         raise ValueError(f"counts: expected values in [0, M = {m}], got [{int(ct.min())}, {int(ct.max())}]")
+    _check_strings(grouping, person_score)
+    max_people = _args.integer("max_people", max_people, 1, _MAX_PEOPLE)
+    _check_budget(b, k, m, tg.shape[3], max_people, ct, grouping == "assign", num_threads)
     live = np.arange(m) < ct[..., None]  # [B, K, M] the candidates that exist
     if np.isnan(sc[live]).any():
         raise ValueError("scores: contains NaN (within counts)")
@@ -58,11 +84,6 @@ def _check(scores, tags, counts, neck, tag_threshold, min_joints, max_people, gr
     neck = _args.integer("neck", neck, -1, k - 1)
     thr = _args.real("tag_threshold", tag_threshold, 0.0, strict=True)
     min_joints = _args.integer("min_joints", min_joints, 1)
-    max_people = _args.integer("max_people", max_people, 1, _MAX_PEOPLE)
-    if not isinstance(grouping, str) or grouping not in _GROUPINGS:
-        raise ValueError(f"grouping: expected one of {_GROUPINGS}, got {grouping!r}")
-    if not isinstance(person_score, str) or person_score not in _PERSON_SCORES:
-        raise ValueError(f"person_score: expected one of {tuple(_PERSON_SCORES)}, got {person_score!r}")
     weight = _args.real("geometry_weight", geometry_weight, 0.0)
     min_score = _args.real("min_person_score", min_person_score, 0.0)
     idx, w = None, 0
@@ -110,13 +131,13 @@ def _tree(skeleton_table, mean_bones):
     """The grouping tree of a custom-op call (None when not given)."""
     if skeleton_table is None:
         return None
-    table = np.ascontiguousarray(skeleton_table.detach().cpu().numpy(), dtype=np.int64)
+    table = np.ascontiguousarray(_args.resolve(skeleton_table).cpu().numpy(), dtype=np.int64)
     k = table.shape[1] if table.ndim == 2 else -1
     if table.shape != (2 + 2 * k, k):
         raise ValueError(f"skeleton_table: expected [2 + 2K, K], got {list(table.shape)}")
     if mean_bones is None:
         raise ValueError("mean_bones: needed with skeleton_table")
-    return tree_geometry(table[0], table[1], mean_bones.detach().cpu().numpy())
+    return tree_geometry(table[0], table[1], _args.bones("mean_bones", mean_bones.cpu(), k))
 
 
 _Out6 = tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]
@@ -134,9 +155,10 @@ def _group_op(scores: torch.Tensor, tags: torch.Tensor, counts: torch.Tensor, ne
     plus ``mean_bones [K, 3]`` metres (the bone lengths).
     """
     tree = _tree(skeleton_table, mean_bones)
+    threads = torch.get_num_threads()
     out = _run(*_check(scores, tags, counts, neck, tag_threshold, min_joints, max_people, grouping, indices,
-                       width if width else None, tree, geometry_weight, person_score, min_person_score),
-               torch.get_num_threads())
+                       width if width else None, tree, geometry_weight, person_score, min_person_score, threads),
+               threads)
     return tuple(torch.from_numpy(a) for a in out)  # type: ignore[return-value]
 
 
@@ -186,14 +208,14 @@ def group_candidates(scores, tags, counts, *, neck: int, tag_threshold: float = 
         width: Map width ``W``; ``"assign"`` only.
         skeleton: The joint set (its tree and bone lengths), or its
             :class:`~ssmp3d.bones.TreeGeometry`; ``"assign"`` only.
-        mean_bones: ``[K, 3]`` bone vectors in metres for the bone lengths
-            of a :class:`Skeleton`; None: the skeleton's mean pose.
+        mean_bones: ``[K, 3]`` finite bone vectors in metres for the bone
+            lengths of a :class:`Skeleton`; None: the skeleton's mean pose.
         geometry_weight: ``"assign"``: weight of the geometric cue (``>= 0``).
         person_score: ``"detected"`` (mean over the person's joints; the
             default here) or ``"all"`` (sum over ``K``).
         min_person_score: People scoring below this are not kept (``>= 0``).
         num_threads: CPU threads (images are split across them); ``None`` =
-            ``torch.get_num_threads()``, ``0`` = all cores.
+            ``torch.get_num_threads()``, ``0`` = all cores, at most ``2**31 - 1``.
 
     Returns:
         ``(assignment, person_scores, person_tags, num_formed, kept,
@@ -211,19 +233,24 @@ def group_candidates(scores, tags, counts, *, neck: int, tag_threshold: float = 
         TypeError: wrong array kinds (floats for scores / tags, integers for
             counts and indices) or parameter types.
         ValueError: mismatched shapes, counts outside ``[0, M]``, NaN, an
-            unknown strategy, or a parameter out of range (the message names
-            the argument).
+            unknown strategy, non-finite ``mean_bones``, a parameter out of
+            range (the message names the argument), or outputs and working
+            memory beyond ``ssmp3d.ops.MEMORY_BUDGET_BYTES`` (2 GiB;
+            ``assignment`` alone is ``8 * B * K * M * K`` bytes).
     """
+    threads = _args.threads(num_threads)
+    _check_strings(grouping, person_score)
     tree = None
     if grouping == "assign" and skeleton is not None:
         if isinstance(skeleton, TreeGeometry):
             tree = skeleton
         elif isinstance(skeleton, Skeleton):
-            bones = skeleton.mean_bones_m() if mean_bones is None else np.asarray(mean_bones, dtype=np.float32)
+            k = skeleton.num_joints
+            bones = skeleton.mean_bones_m() if mean_bones is None else _args.bones("mean_bones", mean_bones, k)
             tree = tree_geometry(skeleton.parents, skeleton.topological_order, bones)
         else:
             raise TypeError(f"skeleton: expected a Skeleton or a TreeGeometry, got {type(skeleton).__name__}")
     checked = _check(scores, tags, counts, neck, tag_threshold, min_joints, max_people, grouping, indices, width,
-                     tree, geometry_weight, person_score, min_person_score)
-    out = _run(*checked, _args.threads(num_threads))
+                     tree, geometry_weight, person_score, min_person_score, threads)
+    out = _run(*checked, threads)
     return _args.outputs(out, _args.is_torch(scores, tags, counts))

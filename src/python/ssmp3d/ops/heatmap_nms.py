@@ -20,6 +20,18 @@ Semantics shared by every path:
 * A map containing NaN raises ``ValueError("heatmaps: contains NaN ...")``
   after the kernel ran (on CUDA this reads a device flag, i.e. synchronises;
   during CUDA graph capture the check is skipped, see ``ops/_cuda.py``).
+* Infinities are values like any other (decided, not refused): ``+inf`` is
+  above every threshold and beats every finite neighbour (on a plateau of
+  ``+inf`` the first pixel in raster order is the peak, as on any plateau),
+  ``-inf`` is never above the threshold; the scores are returned as they are.
+  float64 values beyond the float32 range compare as themselves in float64
+  maps (they become infinities only where a float64 map is converted, e.g.
+  by :func:`ssmp3d.ops.nms_gather` and the decoder).
+* Tensors with the negative or conjugate bit set (``torch._neg_view``,
+  ``z.conj().imag``) are read by their values (the bits are resolved first).
+* Outputs and copies are bounded before anything is allocated: a call that
+  would allocate more than ``ssmp3d.ops.MEMORY_BUDGET_BYTES`` (2 GiB) raises
+  ``ValueError`` naming ``heatmaps / max_candidates``.
 * float64 CUDA tensors are processed by the CPU kernel (copy to and from the
   host); float32 / float16 / bfloat16 CUDA tensors run on the GPU, read in
   their own dtype (no upcast copy), on the current stream of their device.
@@ -27,14 +39,11 @@ Semantics shared by every path:
 
 from __future__ import annotations
 
-import math
-import numbers
-
 import numpy as np
 import torch
 
+from . import _args, _budget, _cuda
 from ._args import threads as _check_threads
-from . import _cuda
 from ._ext import load_cpu, load_cuda
 
 __all__ = ["heatmap_nms", "MAX_RADIUS", "MAX_CANDIDATES", "MAX_PIXELS"]
@@ -58,20 +67,10 @@ NmsResult = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
 
 
 def _check_params(threshold: object, radius: object, max_candidates: object) -> tuple[float, int, int]:
-    if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real):
-        raise TypeError(f"threshold: expected a finite float, got {type(threshold).__name__}")
-    thr = float(threshold)
-    if not math.isfinite(thr):
-        raise ValueError(f"threshold: expected a finite float, got {thr}")
-    if isinstance(radius, bool) or not isinstance(radius, numbers.Integral):
-        raise TypeError(f"radius: expected an int, got {type(radius).__name__}")
-    if not 0 <= int(radius) <= MAX_RADIUS:
-        raise ValueError(f"radius: expected an int in [0, {MAX_RADIUS}], got {int(radius)}")
-    if isinstance(max_candidates, bool) or not isinstance(max_candidates, numbers.Integral):
-        raise TypeError(f"max_candidates: expected an int, got {type(max_candidates).__name__}")
-    if not 1 <= int(max_candidates) <= MAX_CANDIDATES:
-        raise ValueError(f"max_candidates: expected an int in [1, {MAX_CANDIDATES}], got {int(max_candidates)}")
-    return thr, int(radius), int(max_candidates)
+    thr = _args.real("threshold", threshold)
+    r = _args.integer("radius", radius, 0, MAX_RADIUS)
+    m = _args.integer("max_candidates", max_candidates, 1, MAX_CANDIDATES)
+    return thr, r, m
 
 
 def _check_shape(shape: tuple) -> None:
@@ -94,6 +93,18 @@ def _check_tensor(x: torch.Tensor) -> None:
     _check_shape(tuple(x.shape))
     if x.device.type not in ("cpu", "cuda"):
         raise ValueError(f"heatmaps: expected a CPU or CUDA tensor, got device {x.device}")
+
+
+def _check_budget(x: torch.Tensor | np.ndarray, m: int) -> None:
+    """Outputs ``[B, K, M]`` scores and indices (on the host too for float64 CUDA maps) and the
+    contiguous float32 / float64 working copy, against the per-call memory budget."""
+    b, k = int(x.shape[0]), int(x.shape[1])
+    wide = x.dtype == torch.float64 if isinstance(x, torch.Tensor) else x.dtype.itemsize == 8
+    out = b * k * (m * ((8 if wide else 4) + 8) + 4)
+    copy = _budget.copy_bytes(x, 8 if wide else 4)
+    if isinstance(x, torch.Tensor) and x.device.type == "cuda":  # half maps are read as they are
+        out, copy = (2 * out, x.numel() * 8) if wide else (out, _budget.copy_bytes(x, x.element_size()))
+    _budget.check(out + copy, "heatmaps / max_candidates", f"heatmap_nms of shape {list(x.shape)} with M = {m}")
 
 
 # ---------------------------------------------------------------- execution
@@ -136,7 +147,7 @@ def _run_cuda(x: torch.Tensor, thr: float, r: int, m: int) -> NmsResult:
 def _nms_tensor(x: torch.Tensor, thr: float, r: int, m: int, num_threads: int) -> NmsResult:
     """Checked ``x`` (any supported dtype / device / strides) -> NMS outputs."""
     out_dtype = x.dtype
-    x = x.detach()
+    x = _args.resolve(x)  # a negative-bit view holds the negated values in memory
     if x.dtype in _UPCAST and x.device.type == "cpu":
         x = x.to(torch.float32)  # the CUDA kernel reads float16 / bfloat16 maps directly
     x = x.contiguous()
@@ -157,6 +168,7 @@ def _nms_numpy(a: np.ndarray, thr: float, r: int, m: int,
     if a.dtype.kind != "f" or a.dtype.itemsize not in (2, 4, 8):
         raise TypeError(f"heatmaps: expected a floating dtype (float16, float32 or float64), got {a.dtype}")
     _check_shape(a.shape)
+    _check_budget(a, m)
     work_dtype = np.float64 if a.dtype.itemsize == 8 else np.float32
     work = np.ascontiguousarray(a, dtype=work_dtype)  # native byte order, upcast float16
     b, k, h, w = work.shape
@@ -182,6 +194,7 @@ def _heatmap_nms_op(heatmaps: torch.Tensor, threshold: float, radius: int,
     """``torch.ops.ssmp3d.heatmap_nms``: see :func:`heatmap_nms` (torch tensors, default threads)."""
     thr, r, m = _check_params(threshold, radius, max_candidates)
     _check_tensor(heatmaps)
+    _check_budget(heatmaps, m)
     return _nms_tensor(heatmaps, thr, r, m, torch.get_num_threads())
 
 
@@ -213,13 +226,15 @@ def heatmap_nms(heatmaps, threshold: float = 0.1, radius: int = 1, max_candidate
 
     Args:
         heatmaps: ``[B, K, H, W]`` torch tensor (CPU or CUDA) or numpy array of
-            float16, bfloat16 (torch only), float32 or float64, without NaN.
-            Any strides (non-contiguous input is copied).
-        threshold: Detection threshold (finite).
+            float16, bfloat16 (torch only), float32 or float64, without NaN
+            (infinities are ordinary values: see the module docstring). Any
+            strides (non-contiguous input is copied), negative / conjugate
+            bit views included.
+        threshold: Detection threshold (finite; Python or numpy real, not bool).
         radius: Window radius ``r`` in ``[0, 32]``.
         max_candidates: Peaks kept per map, ``M`` in ``[1, 4096]``.
         num_threads: CPU threads; ``None`` = ``torch.get_num_threads()``,
-            ``0`` = all cores. Maps are split across threads (one map is never
+            ``0`` = all cores, at most ``2**31 - 1``. Maps are split across threads (one map is never
             split), and fewer threads are used when there is little work.
             Ignored on CUDA. Results do not depend on it.
 
@@ -235,16 +250,22 @@ def heatmap_nms(heatmaps, threshold: float = 0.1, radius: int = 1, max_candidate
         TypeError: ``heatmaps`` is not a tensor / array of a supported float
             dtype, or an argument has the wrong type (bools are not ints).
         ValueError: Wrong number of dims, an empty dim, a map of more than
-            ``2**30`` pixels, an unsupported device, NaN in ``heatmaps``, or an
-            argument out of range.
+            ``2**30`` pixels, an unsupported device, NaN in ``heatmaps``, an
+            argument out of range, or outputs and copies beyond the per-call
+            memory budget ``ssmp3d.ops.MEMORY_BUDGET_BYTES`` (2 GiB: ``B * K * M``
+            scores and int64 indices, plus a contiguous copy of a
+            non-contiguous / converted input).
         ImportError: The compiled extension needed is not built.
     """
     thr, r, m = _check_params(threshold, radius, max_candidates)
     if isinstance(heatmaps, np.ndarray):
-        return _nms_numpy(heatmaps, thr, r, m, _check_threads(num_threads))
+        threads = _check_threads(num_threads)
+        return _nms_numpy(heatmaps, thr, r, m, threads)
     if not isinstance(heatmaps, torch.Tensor):
         raise TypeError(f"heatmaps: expected a torch.Tensor or numpy.ndarray, got {type(heatmaps).__name__}")
     _check_tensor(heatmaps)
     if torch.compiler.is_compiling():
         return torch.ops.ssmp3d.heatmap_nms(heatmaps.detach(), thr, r, m)
-    return _nms_tensor(heatmaps, thr, r, m, _check_threads(num_threads))
+    threads = _check_threads(num_threads)
+    _check_budget(heatmaps, m)
+    return _nms_tensor(heatmaps, thr, r, m, threads)

@@ -13,7 +13,14 @@ threshold comparison run in float32.
 
 NaN: anywhere in ``heatmaps`` raises ``ValueError("heatmaps: ...")``; in
 ``tags`` / ``orpm`` only where the op reads them (at a kept peak) raises
-``ValueError("tags: ...")`` / ``ValueError("orpm: ...")``.
+``ValueError("tags: ...")`` / ``ValueError("orpm: ...")``. Infinities are
+ordinary values (as in :func:`ssmp3d.ops.heatmap_nms`; float64 values beyond
+the float32 range become infinities in the conversion), gathered as they are.
+
+Memory: the outputs hold ``B * K * M * (K * 3 + D + 3)`` values whatever the
+number of peaks; with the float32 working copies of the inputs they must fit
+the per-call budget ``ssmp3d.ops.MEMORY_BUDGET_BYTES`` (2 GiB), checked
+before anything is allocated (``ValueError`` naming the arguments).
 """
 
 from __future__ import annotations
@@ -21,17 +28,25 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from . import _args, _cuda
+from . import _args, _budget, _cuda
 from ._ext import load_cpu, load_cuda
 from .heatmap_nms import MAX_CANDIDATES, MAX_PIXELS, MAX_RADIUS
 
 __all__ = ["nms_gather"]
 
 
+def _check_budget(b: int, k: int, m: int, d: int, copies: int) -> None:
+    """Outputs (``orpm_at [B, K, M, K, 3]`` dominates) plus ``copies`` bytes of input copies."""
+    out = b * k * (m * (4 + 8 + 4 * d + 12 * k) + 4)
+    _budget.check(out + copies, "heatmaps / tags / max_candidates",
+                  f"nms_gather with B = {b}, K = {k}, M = {m}, D = {d}")
+
+
 def _check(heatmaps, tags, orpm, threshold, radius, max_candidates):
     thr = _args.real("threshold", threshold)
     r = _args.integer("radius", radius, 0, MAX_RADIUS)
     m = _args.integer("max_candidates", max_candidates, 1, MAX_CANDIDATES)
+    copies = sum(_budget.copy_bytes(x, 4) for x in (heatmaps, tags, orpm))
     hm = _args.array("heatmaps", heatmaps, "float", (4,), np.float32)
     b, k, h, w = hm.shape
     if hm.size == 0:
@@ -46,6 +61,7 @@ def _check(heatmaps, tags, orpm, threshold, radius, max_candidates):
                          f"{b}, {k}, {h}, {w}, got shape {list(np.shape(tags))}")
     om = _args.array("orpm", orpm, "float", (5,), np.float32)
     _args.shape("orpm", om, (b, k, 3, h, w), "[B, K, 3, H, W] from heatmaps")
+    _check_budget(b, k, m, tg.shape[2], copies)
     return hm, tg, om, thr, r, m
 
 
@@ -100,7 +116,9 @@ def _check_cuda(heatmaps: torch.Tensor, tags, orpm, threshold, radius, max_candi
                          f"got {list(orpm.shape)}")
     dtypes = {heatmaps.dtype, tg.dtype, orpm.dtype}
     dtype = heatmaps.dtype if len(dtypes) == 1 and heatmaps.dtype in _cuda.MAP_DTYPES else torch.float32
-    hm, tg, om = (x.detach().to(dtype).contiguous() for x in (heatmaps, tg, orpm))
+    copies = sum(_budget.copy_bytes(x, dtype.itemsize) for x in (heatmaps, tg, orpm))
+    _check_budget(b, k, m, tg.shape[2], copies + 4 * k * k)
+    hm, tg, om = (_args.resolve(x).to(dtype).contiguous() for x in (heatmaps, tg, orpm))
     return hm, tg, om, thr, r, m
 
 
@@ -174,7 +192,8 @@ def nms_gather(heatmaps, tags, orpm, threshold: float = 0.1, radius: int = 1, ma
 
     Args:
         heatmaps: ``[B, K, H, W]`` numpy array, CPU or CUDA tensor, float16,
-            bfloat16 (torch), float32 or float64, without NaN. On CUDA the
+            bfloat16 (torch), float32 or float64, without NaN (any strides;
+            negative / conjugate bit views are read by value). On CUDA the
             kernel runs on the current stream of the tensors' device and
             reads float32 / float16 / bfloat16 natively when all three
             inputs share the dtype (else all are converted to float32); the
@@ -187,7 +206,7 @@ def nms_gather(heatmaps, tags, orpm, threshold: float = 0.1, radius: int = 1, ma
         radius: NMS window radius in ``[0, 32]``.
         max_candidates: Peaks kept per (image, joint), ``M`` in ``[1, 4096]``.
         num_threads: CPU threads; ``None`` = ``torch.get_num_threads()``,
-            ``0`` = all cores. Results do not depend on it.
+            ``0`` = all cores, at most ``2**31 - 1``. Results do not depend on it.
 
     Returns:
         ``(scores, indices, counts, tags_at, orpm_at)``, torch tensors (on
@@ -204,8 +223,10 @@ def nms_gather(heatmaps, tags, orpm, threshold: float = 0.1, radius: int = 1, ma
         TypeError: an input is not a float array / tensor, or a parameter has
             the wrong type.
         ValueError: wrong or mismatched shapes, inputs on different devices,
-            a parameter out of range, or NaN where it is read (the message
-            names the input).
+            a parameter out of range, NaN where it is read (the message
+            names the input), or outputs and input copies beyond
+            ``ssmp3d.ops.MEMORY_BUDGET_BYTES`` (2 GiB; ``orpm_at`` alone is
+            ``12 * B * K * M * K`` bytes).
     """
     threads = _args.threads(num_threads)
     if torch.compiler.is_compiling():

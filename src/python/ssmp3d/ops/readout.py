@@ -22,16 +22,25 @@ wrapper then reads that word: this synchronises the caller's stream once
 checks are skipped (as in :mod:`ssmp3d.ops._cuda`) and the outputs are
 returned as they are: well defined, with padding rows where a value was out
 of range.
+
+Memory: before anything is allocated, the outputs, the float32 working copies
+and (CPU) each thread's read-out memory are bounded against the per-call
+budget ``ssmp3d.ops.MEMORY_BUDGET_BYTES`` (2 GiB; ``ValueError`` naming
+``positions / readout_min_dist``). The crowding test's pairs are bounded by
+the detected joints of each image and how many share a pixel.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import torch
 
 from ..skeleton import Skeleton
-from . import _args, _cuda
+from . import _args, _budget, _cuda
 from ._ext import load_cpu, load_cuda
+from ._tables import skeleton_table
 
 __all__ = ["CUDA_MAX_JOINTS", "orpm_readout", "skeleton_table"]
 
@@ -39,39 +48,9 @@ READOUTS = ("full", "naive")
 #: Largest number of joints ``K`` the CUDA read-out accepts (the skeleton
 #: travels by value in the kernel's parameters).
 CUDA_MAX_JOINTS = 32
-_TABLES: dict[int, tuple[Skeleton, np.ndarray]] = {}
-
-
-def skeleton_table(skeleton: Skeleton) -> np.ndarray:
-    """A skeleton as one read-only int64 ``[2 + 2K, K]`` array (cached per skeleton).
-
-    Rows: ``0`` parents (-1 for the root); ``1`` the topological order;
-    ``2 .. K+1`` the read-out chain of each map (``Skeleton.readout_chain``,
-    -1 padded); ``K+2 .. 2K+1`` the read-out sets ``S[m, l]``
-    (``Skeleton.readout_sets``) as 0 / 1.
-    """
-    hit = _TABLES.get(id(skeleton))
-    if hit is not None and hit[0] is skeleton:
-        return hit[1]
-    if not isinstance(skeleton, Skeleton):
-        raise TypeError(f"skeleton: expected a Skeleton, got {type(skeleton).__name__}")
-    k = skeleton.num_joints
-    table = np.full((2 + 2 * k, k), -1, np.int64)
-    table[0] = skeleton.parents
-    table[1] = skeleton.topological_order
-    for j in range(k):
-        chain = skeleton.readout_chain(j)
-        table[2 + j, : len(chain)] = chain
-    table[2 + k :] = skeleton.readout_sets()
-    table.setflags(write=False)
-    if len(_TABLES) > 64:
-        _TABLES.clear()
-    _TABLES[id(skeleton)] = (skeleton, table)
-    return table
-
-
 def _check(orpm, positions, scores, detected, num_formed, people, num_people, k, readout, readout_threshold,
-           readout_min_dist, mean_bones):
+           readout_min_dist, mean_bones, num_threads):
+    copies = _budget.copy_bytes(orpm, 4)
     om = _args.array("orpm", orpm, "float", (5,), np.float32)
     b, _, _, h, w = om.shape
     _args.shape("orpm", om, (b, k, 3, h, w), f"[B, K = {k}, 3, H, W]")
@@ -95,9 +74,32 @@ def _check(orpm, positions, scores, detected, num_formed, people, num_people, k,
     _args.shape("num_people", npl, (b,), "[B]")
     _check_ranges(pos, det, nf, pp, npl, h, w)
     naive, thr, dist = _check_params(readout, readout_threshold, readout_min_dist)
-    mb = _args.array("mean_bones", mean_bones, "float", (2,), np.float32)
-    _args.shape("mean_bones", mb, (k, 3), "[K, 3] metres")
+    mb = _args.bones("mean_bones", mean_bones, k)
+    _check_budget(pos, det, nf, pp, h, w, naive, dist, copies, num_threads)
     return om, pos, sc, det, nf, pp, npl, naive, thr, dist, mb
+
+
+def _check_budget(pos, det, nf, pp, h, w, naive, dist, copies, num_threads):
+    """Outputs, copies and per-thread read-out memory (crowding pairs bounded from the detected
+    joints: per image at most ``L * min(L, n * box) / 2`` pairs for ``L`` detected joints, ``n`` of
+    them at most on one pixel and ``box`` pixels within ``readout_min_dist``)."""
+    b, q, k = det.shape
+    p = pp.shape[1]
+    out = b * p * k * 15
+    image = q * k * 25 + k * 16
+    if not naive and det.size:
+        live = det & (np.arange(q) < nf[:, None])[..., None]
+        locations = live.sum(axis=(1, 2))
+        most = int(locations.max())
+        if most > 1:
+            img, _, _ = np.nonzero(live)
+            pix = (img * h + pos[..., 1][live]) * w + pos[..., 0][live]
+            crowd = int(np.unique(pix, return_counts=True)[1].max())
+            side = 2 * min(math.ceil(dist), h + w) + 1
+            near = crowd * min(side, h) * min(side, w)
+            image += most * 32 + most * min(most, near) // 2 * 16
+    total = out + copies + _budget.workers(num_threads, b) * image
+    _budget.check(total, "positions / readout_min_dist", f"orpm_readout with B = {b}, Q = {q}, P = {p}, K = {k}")
 
 
 def _check_ranges(pos, det, nf, pp, npl, h, w):
@@ -172,11 +174,12 @@ def _check_cuda(orpm, positions, scores, detected, num_formed, people, num_peopl
     if isinstance(mean_bones, torch.Tensor) and mean_bones.device.type != "cpu":
         mb_dev = _args.device_tensor("mean_bones", mean_bones, "float", (2,), torch.float32, dev)
         mb_host = None
-        _args.shape("mean_bones", mb_dev, (k, 3), "[K, 3] metres")
+        _args.shape("mean_bones", mb_dev, (k, 3), "[K, 3] metres")  # finiteness: a flag read after the kernel
     else:
-        mb_host = _args.array("mean_bones", mean_bones, "float", (2,), np.float32)
+        mb_host = _args.bones("mean_bones", mean_bones, k)
         mb_dev = None
-        _args.shape("mean_bones", mb_host, (k, 3), "[K, 3] metres")
+    _budget.check(b * p * k * 15 + sum(_budget.copy_bytes(x, 4) for x in (orpm, scores)),
+                  "positions / people", f"orpm_readout with B = {b}, Q = {q}, P = {p}, K = {k}")
     return om, pos, sc, det, nf, pp, npl, naive, thr, dist, mb_host, mb_dev
 
 
@@ -192,17 +195,25 @@ def _run_cuda(om, pos, sc, det, nf, pp, npl, naive, thr, dist, mb_host, mb_dev, 
         joints3d = torch.empty((b, p, k, 3), dtype=torch.float32, device=dev)
         rule = torch.empty((b, p, k), dtype=torch.int8, device=dev)
         joint = torch.empty((b, p, k), dtype=torch.int16, device=dev)
-        status = torch.zeros(2, dtype=torch.int32, device=dev)  # NaN values read, bad-input bits
+        status = torch.zeros(3, dtype=torch.int32, device=dev)  # NaN values read, bad-input bits, bad bones
         load_cuda().orpm_readout_cuda(
             om.data_ptr(), pos.data_ptr(), sc.data_ptr(), det.data_ptr(), nf.data_ptr(), pp.data_ptr(),
             npl.data_ptr(), b, q, p, k, h, w, table.ctypes.data, neck, pelvis, naive, thr, dist,
             0 if mb_host is None else mb_host.ctypes.data, 0 if mb_dev is None else mb_dev.data_ptr(),
             joints3d.data_ptr(), rule.data_ptr(), joint.data_ptr(), status.data_ptr(), stream)
-    if not _cuda.capturing(dev) and int(status[1].item()):
+        if mb_dev is not None:  # enqueued: read with the status word (one synchronisation)
+            status[2] = (~torch.isfinite(mb_dev)).any().to(torch.int32)
+    if _cuda.capturing(dev):
+        return joints3d, rule, joint
+    nans, bad, bad_bones = status.tolist()
+    if bad:
         # Rare path: the same checks on host copies give the CPU op's exact message.
         _check_ranges(*(t.cpu().numpy() for t in (pos, det, nf, pp, npl)), h, w)
-        raise ValueError(f"num_formed / num_people / people / positions: out of range (flags {int(status[1])})")
-    _cuda.raise_if_flagged(status[:1], ValueError, _NAN_MESSAGE)
+        raise ValueError(f"num_formed / num_people / people / positions: out of range (flags {bad})")
+    if bad_bones:
+        raise ValueError("mean_bones: expected finite bone vectors in metres, got NaN or infinite values (as float32)")
+    if nans:
+        raise ValueError(_NAN_MESSAGE.format(nans))
     return joints3d, rule, joint
 
 
@@ -230,9 +241,10 @@ def _readout_op(orpm: torch.Tensor, positions: torch.Tensor, scores: torch.Tenso
         checked = _check_cuda(orpm, positions, scores, detected, num_formed, people, num_people, k, readout,
                               readout_threshold, readout_min_dist, mean_bones)
         return _run_cuda(*checked, table, neck, pelvis)
+    threads = torch.get_num_threads()
     checked = _check(orpm, positions, scores, detected, num_formed, people, num_people, k, readout,
-                     readout_threshold, readout_min_dist, mean_bones)
-    out = _run(*checked, table, neck, pelvis, torch.get_num_threads())
+                     readout_threshold, readout_min_dist, mean_bones, threads)
+    out = _run(*checked, table, neck, pelvis, threads)
     return tuple(torch.from_numpy(a) for a in out)  # type: ignore[return-value]
 
 
@@ -271,12 +283,14 @@ def orpm_readout(orpm, positions, scores, detected, num_formed, people, num_peop
         readout: ``"full"`` (fallback chain) or ``"naive"`` (own position only).
         readout_threshold: A location needs ``score > float32(readout_threshold)``.
         readout_min_dist: Crowding distance in map pixels (finite, ``>= 0``).
-        mean_bones: ``[K, 3]`` fallback bone vectors in metres; ``None`` = the
+        mean_bones: ``[K, 3]`` finite fallback bone vectors in metres (NaN or
+            infinite values, as float32, are refused); ``None`` = the
             skeleton's mean pose. With CUDA inputs: host data (numpy, list,
             CPU tensor; copied into the kernel launch) or a tensor on
             ``orpm``'s device.
         num_threads: CPU threads (images are split across them); ``None`` =
-            ``torch.get_num_threads()``, ``0`` = all cores. Ignored on CUDA.
+            ``torch.get_num_threads()``, ``0`` = all cores, at most ``2**31 - 1``.
+            Ignored on CUDA.
 
     Returns:
         ``(joints3d [B, P, K, 3] float32 mm, rule [B, P, K] int8
@@ -287,15 +301,17 @@ def orpm_readout(orpm, positions, scores, detected, num_formed, people, num_peop
     Raises:
         TypeError: wrong array kinds or parameter types.
         ValueError: mismatched shapes, inputs on different devices,
-            out-of-range indices, counts or positions, a bad parameter, or NaN
-            in an ORPM value read (on CUDA the last two are found by the kernel
-            and not checked during CUDA graph capture; see the module doc).
+            out-of-range indices, counts or positions, a bad parameter,
+            non-finite ``mean_bones``, NaN in an ORPM value read (on CUDA the
+            value checks are made after the kernel and not during CUDA graph
+            capture; see the module doc), or memory beyond
+            ``ssmp3d.ops.MEMORY_BUDGET_BYTES``.
     """
     table = skeleton_table(skeleton)
     if mean_bones is None:
         mean_bones = skeleton.mean_bones_m()
-    elif not isinstance(mean_bones, (np.ndarray, torch.Tensor)):
-        mean_bones = np.asarray(mean_bones, dtype=np.float32)
+    elif not (isinstance(mean_bones, torch.Tensor) and mean_bones.device.type != "cpu"):
+        mean_bones = _args.bones("mean_bones", mean_bones, skeleton.num_joints)
     if torch.compiler.is_compiling():
         # Traced by torch.compile: the custom op (with its fake) keeps the graph whole.
         if readout not in ("full", "naive"):
@@ -310,7 +326,8 @@ def orpm_readout(orpm, positions, scores, detected, num_formed, people, num_peop
                               skeleton.num_joints, readout, readout_threshold, readout_min_dist, mean_bones)
         _args.threads(num_threads)
         return _run_cuda(*checked, table, skeleton.neck, skeleton.pelvis)
+    threads = _args.threads(num_threads)
     checked = _check(orpm, positions, scores, detected, num_formed, people, num_people, skeleton.num_joints,
-                     readout, readout_threshold, readout_min_dist, mean_bones)
-    out = _run(*checked, table, skeleton.neck, skeleton.pelvis, _args.threads(num_threads))
+                     readout, readout_threshold, readout_min_dist, mean_bones, threads)
+    out = _run(*checked, table, skeleton.neck, skeleton.pelvis, threads)
     return _args.outputs(out, _args.is_torch(orpm, positions, scores, detected, num_formed, people, num_people))
