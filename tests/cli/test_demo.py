@@ -53,4 +53,7 @@ def test_demo_with_the_shipped_weights(tmp_path, capsys):
     assert main(["demo", "--out", str(tmp_path), "--scenes", "2", "--repeat", "1", "--device", "cpu", "--json"]) == 0
     r = json.loads(capsys.readouterr().out)
     assert r["backends_agree"] is True and r["metrics"]["recall"] is not None
-    assert r["decode_config"]["nms_radius"] == 3 and r["decode_config"]["grouping"] == "assign"
+    from ssmp3d.train.checkpoint import load_checkpoint, recommended_decode_config
+
+    shipped = default_checkpoint()
+    assert r["decode_config"] == recommended_decode_config(load_checkpoint(shipped), shipped).to_dict()

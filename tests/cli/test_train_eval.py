@@ -82,10 +82,15 @@ def test_eval_defaults_to_the_shipped_weights(capsys):
     report = json.loads(capsys.readouterr().out)
     assert report["checkpoint"] == str(shipped) and report["scenes"] == 2
     # The shipped weights' recommended decoder settings are used, and said.
-    assert report["decode_config"]["nms_radius"] == 3 and report["decode_config"]["min_person_score"] == 0.125
-    assert main(["eval", "--scenes", "1", "--nms-radius", "1", "--json"]) == 0
+    from ssmp3d.train.checkpoint import load_checkpoint, recommended_decode_config
+
+    rec = recommended_decode_config(load_checkpoint(shipped), shipped)
+    assert report["decode_config"] == {**rec.to_dict(), "readout": "full"}
+    other = 1 if rec.nms_radius != 1 else 2
+    assert main(["eval", "--scenes", "1", "--nms-radius", str(other), "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
-    assert report["decode_config"]["nms_radius"] == 1 and report["decode_config"]["min_person_score"] == 0.125
+    assert report["decode_config"]["nms_radius"] == other
+    assert report["decode_config"]["min_person_score"] == rec.min_person_score
 
 
 def test_eval_without_shipped_weights_exits_2(monkeypatch, capsys):

@@ -145,7 +145,12 @@ print(grown, decode_bytes(1, 19, 1, 1, 600, config, "cpu", 1, (hm, tags)))
 @pytest.mark.skipif("libasan" in os.environ.get("LD_PRELOAD", ""),
                     reason="AddressSanitizer's allocator makes the resident size meaningless")
 def test_the_decoder_estimate_bounds_what_it_uses():
-    """The C++ scratch (here ``K x M x D`` float64 = 374 MB) stays within the estimate."""
+    """The C++ scratch (here ``K x M x D`` float64 = 374 MB) stays within the estimate.
+
+    The resident growth depends on how many zero pages the allocator hands
+    out untouched (measured 373 MB on one run, 0 on another), so only the
+    upper bound is checked.
+    """
     out = subprocess.run([sys.executable, "-c", _MEASURE], capture_output=True, text=True, check=True)
     grown, bound = map(int, out.stdout.split())
-    assert 300e6 < grown <= bound, (grown, bound)
+    assert 300e6 < bound and grown <= bound, (grown, bound)

@@ -117,9 +117,13 @@ def test_default_checkpoint_is_the_shipped_one(tiny_checkpoint):
     p = Predictor(device="cpu")
     assert p.checkpoint_path == path
     # The shipped weights' recommended decoder settings, unless the caller overrides them.
-    assert p.decode_config.nms_radius == 3 and p.decode_config.min_person_score == 0.125
-    p = Predictor(device="cpu", decode_overrides={"nms_radius": 1})
-    assert p.decode_config.nms_radius == 1 and p.decode_config.min_person_score == 0.125
+    from ssmp3d.train.checkpoint import load_checkpoint, recommended_decode_config
+
+    rec = recommended_decode_config(load_checkpoint(path), path)
+    assert p.decode_config == rec and rec.min_person_score > 0
+    other = 1 if rec.nms_radius != 1 else 2
+    p = Predictor(device="cpu", decode_overrides={"nms_radius": other})
+    assert p.decode_config.nms_radius == other and p.decode_config.min_person_score == rec.min_person_score
     assert Predictor(device="cpu", decode_config=DecodeConfig()).decode_config == DecodeConfig()
     with pytest.raises(ValueError, match="unknown field"):
         Predictor(device="cpu", decode_overrides={"radius": 1})

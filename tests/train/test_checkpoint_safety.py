@@ -219,3 +219,17 @@ def test_the_directory_is_fsynced_after_the_rename(tmp_path, monkeypatch):
     save_checkpoint(target, config={"run": 1}, model={"w": torch.ones(3)}, step=1)
     assert seen[0] == (False, False)  # the temporary file, before the rename
     assert (True, True) in seen  # its directory, after the rename
+
+
+def test_saved_files_get_the_usual_permissions(tmp_path):
+    """Not mkstemp's 0600: a shipped or shared checkpoint must be readable by others (0666 & ~umask)."""
+    import os
+
+    from ssmp3d.train.checkpoint import save_checkpoint
+
+    mask = os.umask(0o022)
+    try:
+        path = save_checkpoint(tmp_path / "c.pt", config={"a": 1}, model={}, step=0, with_rng=False)
+    finally:
+        os.umask(mask)
+    assert (path.stat().st_mode & 0o777) == 0o644

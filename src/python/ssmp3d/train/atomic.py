@@ -76,6 +76,13 @@ def fsync_directory(directory: str | os.PathLike) -> None:
         os.close(fd)
 
 
+def _umask() -> int:
+    """The process umask (read by setting and restoring it)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write(target: str | os.PathLike, write: Callable[[BinaryIO], None]) -> Path:
     """Replaces ``target`` atomically with what ``write(file)`` writes.
 
@@ -96,6 +103,8 @@ def atomic_write(target: str | os.PathLike, write: Callable[[BinaryIO], None]) -
     remove_stale_temporaries(target)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
+        if hasattr(os, "fchmod"):  # mkstemp makes 0600; a saved file gets the usual 0666 & ~umask
+            os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
