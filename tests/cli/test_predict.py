@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from ssmp3d.cli.main import main
+from bad_files import huge_png  # noqa: E402
 
 cv2 = pytest.importorskip("cv2")
 
@@ -78,19 +79,6 @@ def test_bad_input_exits_2_with_one_line(tmp_path, tiny_checkpoint, checkpoint_f
     fails(_args(image, tmp_path / "o", tiny_checkpoint, "--batch-size", "0"), "--batch-size")
 
 
-def _huge_png(path):
-    """A PNG whose header claims 100000 x 100000 pixels (OpenCV raised cv2.error on it)."""
-    import struct
-    import zlib
-
-    def chunk(kind, data):
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-
-    header = struct.pack(">IIBBBBB", 100000, 100000, 8, 2, 0, 0, 0)
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64))
-                     + chunk(b"IEND", b""))
-
-
 def _images(folder, n, size=(32, 48)):
     folder.mkdir(exist_ok=True)
     rng = np.random.default_rng(3)
@@ -112,7 +100,7 @@ def test_bad_files_do_not_end_a_folder_job(tmp_path, tiny_checkpoint, capsys):
     """A header claiming 10^10 pixels and a file larger than memory ended the job with a traceback; now
     each is one stderr line and a line of the summary, and the job exits 0."""
     folder = _images(tmp_path / "in", 2)
-    _huge_png(folder / "b_huge.png")
+    huge_png(folder / "b_huge.png")
     try:
         with open(folder / "c_sparse.png", "wb") as f:
             f.truncate(1 << 40)  # more than memory, no disk used

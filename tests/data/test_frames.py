@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from ssmp3d.data.frames import MAX_IMAGE_BYTES, DatasetError, image_signature, read_image
+from bad_files import huge_png  # noqa: E402
 
 
 def test_read_image_round_trip_and_errors(tmp_path):
@@ -23,25 +24,11 @@ def test_read_image_round_trip_and_errors(tmp_path):
         read_image(tmp_path / "junk.jpg")
 
 
-def _huge_png(path):
-    """A PNG whose header claims 100000 x 100000 pixels (more than OpenCV decodes)."""
-    import struct
-    import zlib
-
-    def chunk(kind, data):
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-
-    header = struct.pack(">IIBBBBB", 100000, 100000, 8, 2, 0, 0, 0)
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64))
-                     + chunk(b"IEND", b""))
-    return path
-
-
 def test_read_image_turns_every_failure_into_a_dataset_error(tmp_path, monkeypatch):
     """cv2.error (a header claiming 10^10 pixels), PermissionError, a file too large to hold (MemoryError)
     and an allocation failure all become one-line DatasetErrors naming the file."""
     with pytest.raises(DatasetError, match="huge.png: image too large to decode"):
-        read_image(_huge_png(tmp_path / "huge.png"))
+        read_image(huge_png(tmp_path / "huge.png"))
     sparse = tmp_path / "sparse.jpg"
     with open(sparse, "wb") as f:
         f.truncate(MAX_IMAGE_BYTES + 1)  # no disk used

@@ -10,6 +10,7 @@ import pytest
 
 from ssmp3d.decoding import DecodeConfig
 from ssmp3d.predict import ImagePoses, Interrupted, PredictOptions, Predictor, run_predict
+from bad_files import huge_png  # noqa: E402
 
 cv2 = pytest.importorskip("cv2")
 
@@ -80,20 +81,6 @@ def test_nothing_readable_is_an_error(tmp_path, predictor):
         run_predict(folder, tmp_path / "out", predictor)
     with pytest.raises(ValueError, match="nothing to predict, no readable image"):
         run_predict(folder / "y.jpg", tmp_path / "out", predictor)
-
-
-def huge_png(path):
-    """A PNG whose header claims 100000 x 100000 pixels (more than OpenCV decodes)."""
-    import struct
-    import zlib
-
-    def chunk(kind, data):
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-
-    header = struct.pack(">IIBBBBB", 100000, 100000, 8, 2, 0, 0, 0)
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64))
-                     + chunk(b"IEND", b""))
-    return path
 
 
 def _folder(tmp_path, n=4, size=(40, 60)):
