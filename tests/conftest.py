@@ -7,13 +7,11 @@ import torch
 
 
 def _cuda_skip_reason() -> str | None:
-    if not torch.cuda.is_available():
-        return "no CUDA device"
-    from ssmp3d.ops._ext import has_cuda_ext
+    """One line: why the CUDA tests cannot run (extension not built, no usable
+    driver or device for its statically linked runtime, torch without a GPU)."""
+    from ssmp3d.ops._ext import cuda_unavailable_reason
 
-    if not has_cuda_ext():
-        return "ssmp3d._C_cuda is not built"
-    return None
+    return cuda_unavailable_reason()
 
 
 @pytest.fixture(params=["cpu", pytest.param("cuda", marks=pytest.mark.cuda)])

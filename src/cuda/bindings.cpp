@@ -226,6 +226,31 @@ int device_count() {
   return n;
 }
 
+std::string cuda_version(int v) {
+  return v <= 0 ? std::string("none") : std::to_string(v / 1000) + "." + std::to_string(v % 1000 / 10);
+}
+
+// (count, "") or (0, "cudaErrorName: message") from cudaGetDeviceCount: why
+// this module's statically linked runtime cannot see a device (e.g. a
+// driver older than the runtime). The error is cleared.
+py::tuple device_status() {
+  int n = 0;
+  const cudaError_t err = cudaGetDeviceCount(&n);
+  if (err != cudaSuccess) {
+    cudaGetLastError();
+    int driver = 0, runtime = 0;
+    cudaDriverGetVersion(&driver);  // 0 when no driver is installed
+    cudaRuntimeGetVersion(&runtime);
+    const std::string versions =
+        driver <= 0 ? " (no CUDA driver found; this module's runtime is CUDA " + cuda_version(runtime) + ")"
+                    : " (the driver supports CUDA " + cuda_version(driver) +
+                          ", this module's runtime is CUDA " + cuda_version(runtime) + ")";
+    return py::make_tuple(0, std::string(cudaGetErrorName(err)) + ": " + cudaGetErrorString(err) +
+                                 versions);
+  }
+  return py::make_tuple(n, std::string());
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_C_cuda, m) {
@@ -309,4 +334,7 @@ zeroed by the caller). No synchronisation. Raises ValueError for a bad table,
 RuntimeError if the launch fails.)doc");
   m.def("device_count", &device_count,
         "Number of CUDA devices visible to this module's runtime (0 when none or on error).");
+  m.def("device_status", &device_status,
+        "(count, error) from cudaGetDeviceCount of this module's runtime: (n, '') on success, "
+        "(0, 'cudaErrorName: description') when no device or driver is usable.");
 }

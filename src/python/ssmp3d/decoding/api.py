@@ -10,7 +10,7 @@ import torch
 from ..geometry import MapTransform
 from ..ops import _budget
 from ..ops._args import threads as _check_threads
-from ..ops._ext import has_cpu_ext, has_cuda_ext
+from ..ops._ext import cuda_unavailable_reason, has_cpu_ext
 from ..skeleton import PANOPTIC19, Skeleton
 from .cpu import decode_cpu
 from .cuda import decode_cuda
@@ -21,30 +21,42 @@ from .validate import channel_first_tags, validate_inputs
 _DEFAULT_TRANSFORM = MapTransform(stride=4)
 
 _Backend = Callable[..., DecodeResult]
-# name -> (decoder, whether this installation can run it; checked when asked, so
-# that importing ssmp3d loads no extension).
-_IMPLEMENTED: dict[str, tuple[_Backend, Callable[[], bool]]] = {
-    "python": (decode_reference, lambda: True),
-    "cpu": (decode_cpu, has_cpu_ext),
-    "cuda": (decode_cuda, lambda: has_cpu_ext() and has_cuda_ext() and torch.cuda.is_available()),
-}
+_IMPLEMENTED: dict[str, _Backend] = {"python": decode_reference, "cpu": decode_cpu, "cuda": decode_cuda}
+
+
+def backend_unavailable_reason(name: str) -> str | None:
+    """Why backend ``name`` cannot run in this installation and machine, in one
+    line; None when it can. Checked when asked (importing ssmp3d loads no
+    extension); the CUDA check is cached (:func:`ssmp3d.ops._ext.cuda_unavailable_reason`).
+
+    Args:
+        name: A backend name (``"python"``, ``"cpu"``, ``"cuda"``).
+    """
+    if name == "python":
+        return None
+    if name in ("cpu", "cuda") and not has_cpu_ext():
+        return "ssmp3d._C (the compiled CPU extension) is not built"
+    if name == "cuda":
+        return cuda_unavailable_reason()
+    return None if name in _IMPLEMENTED else f"unknown backend {name!r}"
 
 
 def available_backends() -> tuple[str, ...]:
     """Names of the decoder backends usable in this installation and machine
     (``"cpu"`` when ``ssmp3d._C`` is built; ``"cuda"`` when ``ssmp3d._C_cuda``
-    is built too and torch sees a GPU)."""
-    return tuple(name for name in BACKENDS if name in _IMPLEMENTED and _IMPLEMENTED[name][1]())
+    is built too, its CUDA runtime finds a usable driver and device, and
+    torch sees a GPU: :func:`backend_unavailable_reason` says why not)."""
+    return tuple(name for name in BACKENDS if name in _IMPLEMENTED and backend_unavailable_reason(name) is None)
 
 
 def auto_backend(heatmaps: object) -> str:
     """The fastest available backend for inputs like ``heatmaps``: ``"cuda"`` for
     CUDA tensors when it is available, else ``"cpu"`` when ``ssmp3d._C`` is
-    built, else ``"python"``."""
-    available = available_backends()
-    if isinstance(heatmaps, torch.Tensor) and heatmaps.device.type == "cuda" and "cuda" in available:
+    built, else ``"python"`` (the CUDA check runs only for CUDA tensors)."""
+    if (isinstance(heatmaps, torch.Tensor) and heatmaps.device.type == "cuda"
+            and backend_unavailable_reason("cuda") is None):
         return "cuda"
-    return "cpu" if "cpu" in available else "python"
+    return "cpu" if backend_unavailable_reason("cpu") is None else "python"
 
 
 def decode(
@@ -131,10 +143,11 @@ def decode(
     if backend == "auto":
         backend = auto_backend(heatmaps)
     impl = _IMPLEMENTED.get(backend) if isinstance(backend, str) else None
-    if impl is None or not impl[1]():
+    reason = backend_unavailable_reason(backend) if impl is not None else None
+    if impl is None or reason is not None:
         available = list(available_backends())
-        if isinstance(backend, str) and backend in BACKENDS:
-            raise ValueError(f"backend: {backend!r} is not available in this build; available: {available}")
+        if reason is not None:
+            raise ValueError(f"backend: {backend!r} is not available: {reason}; available: {available}")
         raise ValueError(f"backend: expected 'auto' or one of {available}, got {backend!r}")
     threads = _check_threads(num_threads)
     tags = channel_first_tags(tags, tag_layout)
@@ -146,4 +159,4 @@ def decode(
                   "heatmaps / tags / DecodeConfig.max_candidates",
                   f"decode (backend {backend!r}) with B = {b}, K = {k}, H = {h}, W = {w}, D = {d}, "
                   f"M = {config.max_candidates}")
-    return impl[0](heatmaps, tags, orpm, config, skeleton, transform, threads)
+    return impl(heatmaps, tags, orpm, config, skeleton, transform, threads)
