@@ -32,7 +32,7 @@ import numpy as np
 import torch
 
 from ..geometry import MapTransform
-from ..ops import _args, _cuda
+from ..ops import _args, _cuda, _device_cache
 from ..ops._ext import load_cpu, load_cuda
 from ..ops.readout import skeleton_table
 from ..skeleton import Skeleton
@@ -97,20 +97,13 @@ def lists_of_table(table: np.ndarray, with_orpm: bool = True) -> GatherLists:
     return out
 
 
-_LISTS: dict[bytes, GatherLists] = {}
-_DEVICE_LISTS: dict[tuple[int, torch.device], tuple[GatherLists, torch.Tensor]] = {}
+_LISTS: dict[bytes, GatherLists] = {}  # bounded (cleared beyond 64 entries), keyed by content
 
 
-def _device_lists(lists: GatherLists, device: torch.device) -> torch.Tensor:
-    """``start`` then ``maps`` of ``lists``, int32, on ``device`` (cached)."""
-    key = (id(lists), device)
-    hit = _DEVICE_LISTS.get(key)
-    if hit is None or hit[0] is not lists:
-        if len(_DEVICE_LISTS) > 64:
-            _DEVICE_LISTS.clear()
-        tensor = torch.from_numpy(np.concatenate([lists.start, lists.maps])).to(device)
-        hit = _DEVICE_LISTS[key] = (lists, tensor)
-    return hit[1]
+def _device_lists(lists: GatherLists, device: torch.device) -> int:
+    """Device address of ``start`` then ``maps`` of ``lists``, int32, on ``device``
+    (``ssmp3d.ops._device_cache``: copied once per device and content)."""
+    return _device_cache.device_address(np.concatenate([lists.start, lists.maps]), device)
 
 
 _SECTIONS = ("scores", "indices", "counts", "flags", "tags_at", "orpm_at", "refine")
@@ -190,7 +183,9 @@ def launch_gather(hm: torch.Tensor, tg: torch.Tensor, om: torch.Tensor | None, c
 
     Inputs: CUDA tensors of one device, ``[B, K, H, W]``, ``[B, K, (D,) H, W]``,
     ``[B, K, 3, H, W]`` (None: 2D only; ``lists`` must then be empty). No
-    synchronisation.
+    synchronisation and no host-to-device copy once ``lists`` has been used
+    on this device (cached by device and content, ``ops/_device_cache.py``),
+    so the launch can be captured in a CUDA graph after one warm-up call.
     """
     if om is None and lists.total:
         raise ValueError("orpm: needed by non-empty gather lists")
@@ -210,7 +205,7 @@ def launch_gather(hm: torch.Tensor, tg: torch.Tensor, om: torch.Tensor | None, c
         sec = [base + layout[name][2] for name in _SECTIONS]
         load_cuda().nms_gather_cuda(
             hm.data_ptr(), tg.data_ptr(), om.data_ptr(), _cuda.dtype_code(dtype), b, k, h, w, d,
-            config.det_threshold, config.nms_radius, m, dev_lists.data_ptr(), dev_lists.data_ptr() + 4 * (k + 1),
+            config.det_threshold, config.nms_radius, m, dev_lists, dev_lists + 4 * (k + 1),
             t, *sec, stream)
     return dev_buf, d
 

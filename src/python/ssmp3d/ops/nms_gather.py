@@ -28,7 +28,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from . import _args, _budget, _cuda
+from . import _args, _budget, _cuda, _device_cache
 from ._ext import load_cpu, load_cuda
 from .heatmap_nms import MAX_CANDIDATES, MAX_PIXELS, MAX_RADIUS
 
@@ -122,10 +122,10 @@ def _check_cuda(heatmaps: torch.Tensor, tags, orpm, threshold, radius, max_candi
     return hm, tg, om, thr, r, m
 
 
-def _all_maps(k: int, device: torch.device) -> torch.Tensor:
-    """Gather lists naming every map at every joint: ``start`` then ``maps``, int32."""
-    start = torch.arange(k + 1, dtype=torch.int32) * k
-    return torch.cat([start, torch.arange(k, dtype=torch.int32).repeat(k)]).to(device)
+def _all_maps(k: int) -> np.ndarray:
+    """Gather lists naming every map at every joint: ``start [K + 1]`` then ``maps [K * K]``, int32."""
+    start = np.arange(k + 1, dtype=np.int32) * k
+    return np.concatenate([start, np.tile(np.arange(k, dtype=np.int32), k)])
 
 
 def _run_cuda(hm: torch.Tensor, tg: torch.Tensor, om: torch.Tensor, thr: float, r: int, m: int):
@@ -133,7 +133,7 @@ def _run_cuda(hm: torch.Tensor, tg: torch.Tensor, om: torch.Tensor, thr: float, 
     d = tg.shape[2]
     dev = hm.device
     with _cuda.on_device(dev) as stream:
-        lists = _all_maps(k, dev)
+        lists = _device_cache.device_address(_all_maps(k), dev)  # cached: no copy after the first call
         scores = torch.empty((b, k, m), dtype=torch.float32, device=dev)
         indices = torch.empty((b, k, m), dtype=torch.int64, device=dev)
         counts = torch.empty((b, k), dtype=torch.int32, device=dev)
@@ -142,7 +142,7 @@ def _run_cuda(hm: torch.Tensor, tg: torch.Tensor, om: torch.Tensor, thr: float, 
         orpm_at = torch.empty((b, k, m, k, 3), dtype=torch.float32, device=dev)
         load_cuda().nms_gather_cuda(
             hm.data_ptr(), tg.data_ptr(), om.data_ptr(), _cuda.dtype_code(hm.dtype), b, k, h, w, d, thr, r, m,
-            lists.data_ptr(), lists.data_ptr() + 4 * (k + 1), k * k, scores.data_ptr(), indices.data_ptr(),
+            lists, lists + 4 * (k + 1), k * k, scores.data_ptr(), indices.data_ptr(),
             counts.data_ptr(), flags.data_ptr(), tags_at.data_ptr(), orpm_at.data_ptr(), 0, stream)
     if not _cuda.capturing(dev):
         bits = torch.stack([(flags & bit).ne(0).sum() for bit in (1, 2, 4)]).tolist()  # one sync
@@ -198,7 +198,9 @@ def nms_gather(heatmaps, tags, orpm, threshold: float = 0.1, radius: int = 1, ma
             reads float32 / float16 / bfloat16 natively when all three
             inputs share the dtype (else all are converted to float32); the
             NaN check then reads a device flag (one synchronisation, skipped
-            during CUDA graph capture).
+            during CUDA graph capture). The gather lists live in a per-device
+            cache (``ops/_device_cache.py``) filled by the first call for a
+            (device, K): run one call before capturing a CUDA graph.
         tags: ``[B, K, H, W]`` (``D = 1``) or ``[B, K, D, H, W]``, same kinds
             (on the device of ``heatmaps``).
         orpm: ``[B, K, 3, H, W]``, same kinds.
