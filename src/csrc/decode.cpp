@@ -1,6 +1,7 @@
 // The fused CPU decoder; see decode.h for the contract.
 //
-// Work split: images are independent. Threads (the caller plus up to
+// Work split: images are independent (their maps found through the inputs'
+// strides, map_strides.h, so network-output views are read in place). Threads (the caller plus up to
 // num_threads-1 std::threads) claim whole images from an atomic counter
 // (parallel.h); each owns one ImageScratch, reused across its images, and
 // writes only its images' output rows. A failing image (NaN) records its
@@ -125,7 +126,7 @@ int finish_image(const DecodeParams& params, const SkeletonTables& skeleton,
       if (params.refine) {
         int sx = 0, sy = 0;
         if (c.heat) {
-          const float* row = c.heat + k * HW + y * W;
+          const float* row = c.heat + k * c.heat_stride + y * W;
           if (x > 0 && x < W - 1) sx = shift_sign(row[x - 1], row[x + 1]);
           if (y > 0 && y < H - 1) sy = shift_sign(row[x - W], row[x + W]);
         } else {
@@ -156,7 +157,8 @@ int finish_image(const DecodeParams& params, const SkeletonTables& skeleton,
   return 0;
 }
 
-DecodeStatus decode_cpu(const float* heatmaps, const float* tags, const float* orpm, int64_t B,
+DecodeStatus decode_cpu(const float* heatmaps, const MapStrides& hs, const float* tags,
+                        const MapStrides& ts, const float* orpm, const MapStrides& os, int64_t B,
                         int64_t H, int64_t W, const DecodeParams& params,
                         const SkeletonTables& skeleton, const float* mean_bones,
                         const DecodeOutputs& out, int num_threads) {
@@ -168,7 +170,7 @@ DecodeStatus decode_cpu(const float* heatmaps, const float* tags, const float* o
   for (auto& f : first_bad) f.store(B, std::memory_order_relaxed);
 
   parallel_items<ImageScratch>(B, thread_count(num_threads, B), [&](int64_t b, ImageScratch& s) {
-    const float* hm = heatmaps + b * K * HW;
+    const float* hm = hs.map(heatmaps, b, 0);
     int kind = 0;
     // 1. NMS per joint.
     s.scores.resize(K * M);
@@ -176,18 +178,17 @@ DecodeStatus decode_cpu(const float* heatmaps, const float* tags, const float* o
     s.counts.resize(K);
     int64_t nan_heat = 0;
     for (int64_t k = 0; k < K; ++k)
-      s.counts[k] = heatmap_nms_slice(hm + k * HW, H, W, thr, radius, M, s.scores.data() + k * M,
+      s.counts[k] = heatmap_nms_slice(hm + k * hs.joint, H, W, thr, radius, M, s.scores.data() + k * M,
                                       s.indices.data() + k * M, &nan_heat);
     if (nan_heat) kind = 1;
     // 2. Tags at the candidates.
     if (!kind) {
       s.tags.assign(K * M * D, 0.0);
-      const float* tg = tags + b * K * D * HW;
       for (int64_t k = 0; k < K && !kind; ++k) {
         for (int64_t r = 0; r < s.counts[k]; ++r) {
           const int64_t q = s.indices[k * M + r];
           for (int64_t d = 0; d < D; ++d) {
-            const float v = tg[(k * D + d) * HW + q];
+            const float v = ts.map(tags, b, k, d)[q];
             if (std::isnan(v)) kind = 2;
             s.tags[(k * M + r) * D + d] = static_cast<double>(v);
           }
@@ -202,8 +203,11 @@ DecodeStatus decode_cpu(const float* heatmaps, const float* tags, const float* o
       c.counts = s.counts.data();
       c.tags = s.tags.data();
       c.heat = hm;
-      kind = finish_image(params, skeleton, mean_bones, c,
-                          OrpmSource{orpm ? orpm + b * K * 3 * HW : nullptr, H, W}, b, H, W, s, out);
+      c.heat_stride = hs.joint;
+      OrpmSource src{orpm ? os.map(orpm, b, 0) : nullptr, H, W};
+      src.joint_stride = os.joint;
+      src.channel_stride = os.channel;
+      kind = finish_image(params, skeleton, mean_bones, c, src, b, H, W, s, out);
     } else {
       pad_image(params, b, out);
     }

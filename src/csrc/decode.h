@@ -11,6 +11,7 @@
 #include <cstdint>
 
 #include "grouping.h"
+#include "map_strides.h"
 #include "readout.h"
 
 namespace ssmp3d {
@@ -48,10 +49,12 @@ struct DecodeStatus {
 };
 
 /// heatmaps [B, K, H, W], tags [B, K, D, H, W], orpm [B, K, 3, H, W]:
-/// contiguous float32 (orpm null when params.readout.none: 2D only, the
+/// float32, each [H, W] map contiguous, read in place through `hs`, `ts`
+/// and `os` (map_strides.h; orpm null when params.readout.none: 2D only, the
 /// people's joints3d NaN and rules kRuleNone). mean_bones [K, 3] float32 metres. Images are split
 /// across threads (num_threads: 0 = hardware concurrency).
-DecodeStatus decode_cpu(const float* heatmaps, const float* tags, const float* orpm, int64_t B,
+DecodeStatus decode_cpu(const float* heatmaps, const MapStrides& hs, const float* tags,
+                        const MapStrides& ts, const float* orpm, const MapStrides& os, int64_t B,
                         int64_t H, int64_t W, const DecodeParams& params,
                         const SkeletonTables& skeleton, const float* mean_bones,
                         const DecodeOutputs& out, int num_threads);

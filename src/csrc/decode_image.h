@@ -33,7 +33,8 @@ struct ImageCandidates {
   const int64_t* indices = nullptr; // [K, M] flat y*W+x
   const int32_t* counts = nullptr;  // [K], in [0, M]
   const double* tags = nullptr;     // [K, M, D]
-  const float* heat = nullptr;      // [K, H, W] or null
+  const float* heat = nullptr;      // [K, H, W] (each [H, W] map contiguous) or null
+  int64_t heat_stride = 0;          // elements between the joints' heatmaps (H * W if contiguous)
   const int8_t* refine = nullptr;   // [K, M, 2] signs, used when heat is null
 };
 

@@ -1,6 +1,7 @@
 // Heatmap NMS on the CPU; see heatmap_nms.h for the exact contract.
 //
-// Work split: the B*K maps ("slices") are independent. Threads (the caller
+// Work split: the B*K maps ("slices") are independent; each is one
+// contiguous [H, W] map found through its batch and joint strides. Threads (the caller
 // plus up to num_threads-1 std::threads) claim whole slices one at a time
 // from a shared atomic counter, so uneven slices balance themselves; one
 // slice is never split (parallel.h). Each thread writes only its slices'
@@ -289,8 +290,8 @@ int32_t heatmap_nms_slice(const T* map, int64_t H, int64_t W, T threshold, int64
 }
 
 template <typename T>
-int64_t heatmap_nms_cpu(const T* heatmaps, int64_t B, int64_t K, int64_t H, int64_t W,
-                        double threshold, int64_t radius, int64_t max_candidates, T* scores,
+int64_t heatmap_nms_cpu(const T* heatmaps, const MapStrides& strides, int64_t B, int64_t K,
+                        int64_t H, int64_t W, double threshold, int64_t radius, int64_t max_candidates, T* scores,
                         int64_t* indices, int32_t* counts, int num_threads) {
   const int64_t slices = B * K, hw = H * W, m = max_candidates;
   const T thr = threshold_as<T>(threshold);
@@ -304,7 +305,7 @@ int64_t heatmap_nms_cpu(const T* heatmaps, int64_t B, int64_t K, int64_t H, int6
   std::atomic<int64_t> nan_total{0};
   parallel_items<NoScratch>(slices, threads, [&](int64_t s, NoScratch&) {
     int64_t nans = 0;
-    counts[s] = heatmap_nms_slice(heatmaps + s * hw, H, W, thr, radius, m, scores + s * m,
+    counts[s] = heatmap_nms_slice(strides.map(heatmaps, s / K, s % K), H, W, thr, radius, m, scores + s * m,
                                   indices + s * m, &nans);
     if (nans) nan_total.fetch_add(nans, std::memory_order_relaxed);
   });
@@ -315,9 +316,9 @@ template int32_t heatmap_nms_slice<float>(const float*, int64_t, int64_t, float,
                                           float*, int64_t*, int64_t*) noexcept;
 template int32_t heatmap_nms_slice<double>(const double*, int64_t, int64_t, double, int64_t,
                                            int64_t, double*, int64_t*, int64_t*) noexcept;
-template int64_t heatmap_nms_cpu<float>(const float*, int64_t, int64_t, int64_t, int64_t, double,
+template int64_t heatmap_nms_cpu<float>(const float*, const MapStrides&, int64_t, int64_t, int64_t, int64_t, double,
                                         int64_t, int64_t, float*, int64_t*, int32_t*, int);
-template int64_t heatmap_nms_cpu<double>(const double*, int64_t, int64_t, int64_t, int64_t,
+template int64_t heatmap_nms_cpu<double>(const double*, const MapStrides&, int64_t, int64_t, int64_t, int64_t,
                                          double, int64_t, int64_t, double*, int64_t*, int32_t*,
                                          int);
 

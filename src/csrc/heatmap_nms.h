@@ -8,6 +8,8 @@
 
 #include <cstdint>
 
+#include "map_strides.h"
+
 namespace ssmp3d {
 
 /// `threshold` rounded to the map dtype T the way torch and numpy cast a
@@ -27,7 +29,8 @@ int32_t heatmap_nms_slice(const T* map, int64_t H, int64_t W, T threshold, int64
                           int64_t max_candidates, T* scores, int64_t* indices,
                           int64_t* nan_count) noexcept;
 
-/// NMS of contiguous heatmaps [B, K, H, W] (T = float or double).
+/// NMS of heatmaps [B, K, H, W] (T = float or double) whose [H, W] maps are
+/// each contiguous; map (b, k) starts at strides.map(heatmaps, b, k).
 ///
 /// Outputs (contiguous, caller-allocated): scores [B, K, M] (dtype T),
 /// indices [B, K, M] int64, counts [B, K] int32. `threshold` is rounded to T
@@ -36,8 +39,8 @@ int32_t heatmap_nms_slice(const T* map, int64_t H, int64_t W, T threshold, int64
 /// Returns the number of NaN values seen (the outputs are then meaningless
 /// but well defined). Never throws for lack of threads (runs inline instead).
 template <typename T>
-int64_t heatmap_nms_cpu(const T* heatmaps, int64_t B, int64_t K, int64_t H, int64_t W,
-                        double threshold, int64_t radius, int64_t max_candidates, T* scores,
+int64_t heatmap_nms_cpu(const T* heatmaps, const MapStrides& strides, int64_t B, int64_t K,
+                        int64_t H, int64_t W, double threshold, int64_t radius, int64_t max_candidates, T* scores,
                         int64_t* indices, int32_t* counts, int num_threads);
 
 }  // namespace ssmp3d

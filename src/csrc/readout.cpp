@@ -198,7 +198,7 @@ int64_t orpm_readout_cpu(const SkeletonTables& sk, const ReadoutParams& rp, int6
     int16_t* jt = joint + b * P * K;
     const int64_t nans = readout_image(
         sk, rp, num_formed[b], pos + b * Q * K * 2, scores + b * Q * K, det + b * Q * K,
-        people + b * P, n, OrpmSource{orpm + b * K * 3 * H * W, H, W}, mean_bones, s, X, rl, jt);
+        people + b * P, n, maps_source(orpm + b * K * 3 * H * W, H, W), mean_bones, s, X, rl, jt);
     std::fill(X + n * K * 3, X + P * K * 3, 0.0f);
     std::fill(rl + n * K, rl + P * K, int8_t{kRuleNone});
     std::fill(jt + n * K, jt + P * K, int16_t{-1});

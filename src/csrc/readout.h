@@ -65,27 +65,37 @@ struct ReadoutScratch {
 /// nms_gather: joint l's peak r, its s-th listed map, at
 /// ((start[l] * M + r * L_l + s) * 3 + c), L_l = start[l + 1] - start[l]).
 struct OrpmSource {
-  const float* maps = nullptr;     // [K, 3, H, W], or null when gathered
+  const float* maps = nullptr;     // [K, 3, H, W] (each [H, W] map contiguous), or null when gathered
   int64_t H = 0, W = 0;
   const float* at = nullptr;       // [M * T, 3] gathered values of the image
   const int32_t* ranks = nullptr;  // [Q, K] candidate rank of (person, joint), -1 none
   const int32_t* start = nullptr;  // [K + 1] gather list offsets
   const int32_t* slot = nullptr;   // [K, K]: entry s of map m in location l's list, -1
   int64_t M = 0;
+  int64_t joint_stride = 0;        // elements between the joints' maps (3 * H * W if contiguous)
+  int64_t channel_stride = 0;      // elements between the 3 components (H * W if contiguous)
 
   /// First of the 3 values of map m at the location of joint l of person q
   /// (pixel xy); consecutive values are `stride` floats apart.
   const float* vec(int64_t K, int64_t q, int64_t l, int64_t m, const int64_t* xy,
                    int64_t& stride) const {
     if (maps) {
-      stride = H * W;
-      return maps + m * 3 * H * W + xy[1] * W + xy[0];
+      stride = channel_stride;
+      return maps + m * joint_stride + xy[1] * W + xy[0];
     }
     stride = 1;
     const int64_t len = start[l + 1] - start[l];
     return at + (start[l] * M + ranks[q * K + l] * len + slot[m * K + l]) * 3;
   }
 };
+
+/// The source of one image's contiguous maps [K, 3, H, W].
+inline OrpmSource maps_source(const float* maps, int64_t H, int64_t W) {
+  OrpmSource src{maps, H, W};
+  src.joint_stride = 3 * H * W;
+  src.channel_stride = H * W;
+  return src;
+}
 
 /// Reads the 3D poses of `P` people (rows `people[0..P)` of the Q formed).
 ///

@@ -23,7 +23,7 @@ namespace py = pybind11;
 
 namespace {
 
-constexpr int kAbiVersion = 4;  // equal to ssmp3d.ops._ext.ABI_VERSION
+constexpr int kAbiVersion = 5;  // equal to ssmp3d.ops._ext.ABI_VERSION
 
 template <typename T>
 T* as_ptr(std::uintptr_t address) {

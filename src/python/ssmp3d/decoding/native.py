@@ -11,16 +11,15 @@ import functools
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
-from ..ops import _args
+from ..ops import _maps
 from ..ops._ext import load_cpu
 from ..ops.readout import skeleton_table
 from ..skeleton import Skeleton
 from ..bones import TreeGeometry, tree_geometry
 from .types import DecodeConfig
 
-__all__ = ["ConfigTables", "as_float32", "config_tables", "decode_arrays", "group_args", "output_buffers",
+__all__ = ["ConfigTables", "config_tables", "decode_arrays", "group_args", "output_buffers",
            "raise_status", "readout_code", "tree_of"]
 
 GROUPING_CODES = {"paper": 0, "assign": 1}
@@ -107,17 +106,28 @@ def output_buffers(b: int, p: int, k: int, d: int) -> tuple[tuple[np.ndarray, ..
     return out, [base + offset for _, _, offset in layout]
 
 
-def as_float32(x: torch.Tensor | np.ndarray) -> tuple[object, int]:
-    """A contiguous float32 CPU copy or view of ``x`` (kept alive by the caller) and its address
-    (its negative / conjugate bits resolved first)."""
-    if isinstance(x, torch.Tensor):
-        x = _args.resolve(x)  # a negative-bit view holds the negated values in memory
-        if not (x.dtype == torch.float32 and x.device.type == "cpu" and x.is_contiguous()):
-            x = x.to(device="cpu", dtype=torch.float32).contiguous()
-        return x, x.data_ptr()
-    if not (x.dtype == np.float32 and x.flags.c_contiguous):
-        x = np.ascontiguousarray(x, dtype=np.float32)
-    return x, x.ctypes.data
+def map_inputs(hm, tg, om) -> tuple[tuple[object, ...], tuple[int, int, int], tuple[int, ...]]:
+    """The decoder's three map inputs, read in place where possible (:mod:`ssmp3d.ops._maps`).
+
+    Args:
+        hm: ``[B, K, H, W]`` heatmaps.
+        tg: ``[B, K, H, W]`` or ``[B, K, D, H, W]`` tags.
+        om: ``[B, K, 3, H, W]`` ORPM maps, or None.
+
+    Returns:
+        ``(keep, addresses, strides)``: the objects to keep alive, the three
+        addresses (0 for no ORPM) and the 8 element strides of the C++
+        decoder: heatmaps (batch, joint), tags (batch, joint, d), ORPM
+        (batch, joint, component).
+    """
+    hk, hp, hs = _maps.float32_maps(hm)
+    tk, tp, ts = _maps.float32_maps(tg)
+    tag_strides = (ts[0], ts[1], ts[2] if len(ts) == 5 else 0)
+    if om is None:
+        ok, op, os_ = None, 0, (0, 0, 0)
+    else:
+        ok, op, os_ = _maps.float32_maps(om)
+    return (hk, tk, ok), (hp, tp, op), (hs[0], hs[1], *tag_strides, os_[0], os_[1], os_[2])
 
 
 def raise_status(kind: int, image: int) -> None:
@@ -136,14 +146,13 @@ def decode_arrays(hm, tg, om, b: int, k: int, h: int, w: int, d: int, config: De
 
     ``om`` may be None: 2D only, no read-out (3D outputs NaN, rules NONE).
     """
-    hm, hp = as_float32(hm)
-    tg, tp = as_float32(tg)
-    om, op = as_float32(om) if om is not None else (None, 0)
+    keep, (hp, tp, op), strides = map_inputs(hm, tg, om)
     out, ptr = output_buffers(b, config.max_people, k, d)
     kind, image = load_cpu().decode_cpu(
-        hp, tp, op, b, k, h, w, d, config.det_threshold, config.nms_radius, config.max_candidates,
-        *group_args(config, tables.tree.path), readout_code(config, om is not None), config.readout_threshold,
+        hp, tp, op, strides, b, k, h, w, d, config.det_threshold, config.nms_radius, config.max_candidates,
+        *group_args(config, tables.tree.path), readout_code(config, op != 0), config.readout_threshold,
         config.readout_min_dist, config.refine, tables.table.ctypes.data, neck, pelvis,
         tables.mean_bones.ctypes.data, *ptr, num_threads)
+    del keep  # the inputs (or their float32 copies) stay alive until the call returns
     raise_status(kind, image)
     return out

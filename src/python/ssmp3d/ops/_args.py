@@ -64,7 +64,8 @@ def _kind_ok(kind: str, dtype: torch.dtype) -> bool:
     return {"float": dtype in _FLOAT_TORCH, "int": dtype in _INT_TORCH, "bool": dtype == torch.bool}[kind]
 
 
-def array(name: str, x: object, kind: str, ndims: tuple[int, ...], dtype: type) -> np.ndarray:
+def array(name: str, x: object, kind: str, ndims: tuple[int, ...], dtype: type,
+          contiguous: bool = True) -> np.ndarray:
     """``x`` as a contiguous numpy array of ``dtype`` after checking its kind and rank.
 
     Args:
@@ -74,6 +75,8 @@ def array(name: str, x: object, kind: str, ndims: tuple[int, ...], dtype: type) 
         ndims: Accepted numbers of dimensions.
         dtype: numpy dtype of the result (values are converted elementwise;
             float64 values beyond the float32 range become infinities).
+        contiguous: False keeps the strides of an input already of ``dtype``
+            (no copy; the caller handles the layout, e.g. :mod:`._maps`).
     """
     if isinstance(x, torch.Tensor):
         if x.device.type != "cpu":
@@ -100,7 +103,7 @@ def array(name: str, x: object, kind: str, ndims: tuple[int, ...], dtype: type) 
         dims = " or ".join(str(d) for d in ndims)
         raise ValueError(f"{name}: expected {dims} dimensions, got shape {list(x.shape)}")
     with np.errstate(over="ignore", invalid="ignore"):
-        return np.ascontiguousarray(x, dtype=dtype)
+        return np.ascontiguousarray(x, dtype=dtype) if contiguous else np.asarray(x, dtype=dtype)
 
 
 def shape(name: str, x: np.ndarray, expected: tuple[int, ...], what: str) -> None:

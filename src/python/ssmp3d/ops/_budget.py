@@ -20,6 +20,8 @@ import os
 import numpy as np
 import torch
 
+from . import _maps
+
 __all__ = ["MEMORY_BUDGET_BYTES", "check", "copy_bytes", "crowding_neighbours", "decode_bytes", "group_image_bytes",
            "max_peaks", "workers"]
 
@@ -130,7 +132,8 @@ def decode_bytes(b: int, k: int, h: int, w: int, d: int, config, backend: str, n
         near = crowding_neighbours(k, h, w, config.nms_radius, config.readout_min_dist)
         pairs = n * min(n, near) // 2
         image += _readout_image_bytes(k, n, n, pairs, _PAIR_BYTES_PY if python else _PAIR_BYTES_CPP)
-    copies = sum(copy_bytes(x, 4, to_host=backend != "cuda") for x in inputs if x is not None)
+    copies = sum(copy_bytes(x, 4, to_host=backend != "cuda") for x in inputs
+                 if x is not None and not (backend == "cpu" and _maps.in_place(x)))
     if backend == "cuda":  # the candidate tables, on the device and pinned on the host
         copies += 2 * b * k * m * (22 + 4 * d + 12 * k)
     threads = 1 if python else workers(num_threads, b)

@@ -15,8 +15,11 @@ Semantics shared by every path:
   0.1) and used as is for float64 maps. float16 / bfloat16 maps are upcast
   to float32 (exact) and compared in float32; their scores are returned in
   the input dtype (also exact).
-* Non-contiguous inputs are made contiguous (a copy); inputs that require
-  grad are detached (the op is not differentiable).
+* On the CPU, float32 / float64 inputs whose individual ``[H, W]`` maps are
+  contiguous are read in place whatever their batch and joint strides (e.g.
+  the heatmap channels of a network output); other layouts are made
+  contiguous (a copy). Inputs that require grad are detached (the op is
+  not differentiable).
 * A map containing NaN raises ``ValueError("heatmaps: contains NaN ...")``
   after the kernel ran (on CUDA this reads a device flag, i.e. synchronises;
   during CUDA graph capture the check is skipped, see ``ops/_cuda.py``).
@@ -42,7 +45,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from . import _args, _budget, _cuda
+from . import _args, _budget, _cuda, _maps
 from ._args import threads as _check_threads
 from ._ext import load_cpu, load_cuda
 
@@ -115,12 +118,12 @@ def _nan_error(what: str) -> ValueError:
 
 
 def _run_cpu(x: torch.Tensor, thr: float, r: int, m: int, num_threads: int) -> NmsResult:
-    """``x``: contiguous CPU float32/float64 ``[B, K, H, W]``."""
+    """``x``: CPU float32/float64 ``[B, K, H, W]`` with contiguous ``[H, W]`` maps."""
     b, k, h, w = x.shape
     scores = torch.empty((b, k, m), dtype=x.dtype)
     indices = torch.empty((b, k, m), dtype=torch.int64)
     counts = torch.empty((b, k), dtype=torch.int32)
-    nan = load_cpu().heatmap_nms_cpu(x.data_ptr(), _NATIVE[x.dtype], b, k, h, w, thr, r, m,
+    nan = load_cpu().heatmap_nms_cpu(x.data_ptr(), x.stride(0), x.stride(1), _NATIVE[x.dtype], b, k, h, w, thr, r, m,
                                      scores.data_ptr(), indices.data_ptr(), counts.data_ptr(), num_threads)
     if nan:
         raise _nan_error(f"{nan} values")
@@ -150,7 +153,8 @@ def _nms_tensor(x: torch.Tensor, thr: float, r: int, m: int, num_threads: int) -
     x = _args.resolve(x)  # a negative-bit view holds the negated values in memory
     if x.dtype in _UPCAST and x.device.type == "cpu":
         x = x.to(torch.float32)  # the CUDA kernel reads float16 / bfloat16 maps directly
-    x = x.contiguous()
+    if x.device.type != "cpu" or not _maps.maps_contiguous(tuple(x.shape), x.stride()):
+        x = x.contiguous()
     if x.device.type == "cpu":
         scores, indices, counts = _run_cpu(x, thr, r, m, num_threads)
     elif x.dtype == torch.float64:
@@ -170,12 +174,17 @@ def _nms_numpy(a: np.ndarray, thr: float, r: int, m: int,
     _check_shape(a.shape)
     _check_budget(a, m)
     work_dtype = np.float64 if a.dtype.itemsize == 8 else np.float32
-    work = np.ascontiguousarray(a, dtype=work_dtype)  # native byte order, upcast float16
+    strides = _maps.element_strides(a) if a.dtype == work_dtype and a.dtype.isnative and a.flags.aligned else None
+    if strides is None or not _maps.maps_contiguous(a.shape, strides):
+        work = np.ascontiguousarray(a, dtype=work_dtype)  # native byte order, upcast float16
+        strides = _maps.element_strides(work)
+    else:
+        work = a  # read in place: each [H, W] map is contiguous
     b, k, h, w = work.shape
     scores = np.empty((b, k, m), dtype=work_dtype)
     indices = np.empty((b, k, m), dtype=np.int64)
     counts = np.empty((b, k), dtype=np.int32)
-    nan = load_cpu().heatmap_nms_cpu(work.ctypes.data, work.dtype.name, b, k, h, w, thr, r, m,
+    nan = load_cpu().heatmap_nms_cpu(work.ctypes.data, strides[0], strides[1], work.dtype.name, b, k, h, w, thr, r, m,
                                      scores.ctypes.data, indices.ctypes.data, counts.ctypes.data, num_threads)
     if nan:
         raise _nan_error(f"{nan} values")

@@ -28,7 +28,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from . import _args, _budget, _cuda, _device_cache
+from . import _args, _budget, _cuda, _device_cache, _maps
 from ._ext import load_cpu, load_cuda
 from .heatmap_nms import MAX_CANDIDATES, MAX_PIXELS, MAX_RADIUS
 
@@ -46,35 +46,38 @@ def _check(heatmaps, tags, orpm, threshold, radius, max_candidates):
     thr = _args.real("threshold", threshold)
     r = _args.integer("radius", radius, 0, MAX_RADIUS)
     m = _args.integer("max_candidates", max_candidates, 1, MAX_CANDIDATES)
-    copies = sum(_budget.copy_bytes(x, 4) for x in (heatmaps, tags, orpm))
-    hm = _args.array("heatmaps", heatmaps, "float", (4,), np.float32)
+    copies = sum(_budget.copy_bytes(x, 4) for x in (heatmaps, tags, orpm) if not _maps.in_place(x))
+    hm = _args.array("heatmaps", heatmaps, "float", (4,), np.float32, contiguous=False)
     b, k, h, w = hm.shape
     if hm.size == 0:
         raise ValueError(f"heatmaps: expected a non-empty [B, K, H, W] array, got shape {list(hm.shape)}")
     if h * w > MAX_PIXELS:
         raise ValueError(f"heatmaps: H * W must be <= 2**30, got shape {list(hm.shape)}")
-    tg = _args.array("tags", tags, "float", (4, 5), np.float32)
+    tg = _args.array("tags", tags, "float", (4, 5), np.float32, contiguous=False)
     if tg.ndim == 4:
         tg = tg.reshape(b, k, 1, h, w) if tg.shape == hm.shape else tg
     if tg.ndim != 5 or tg.shape[:2] != (b, k) or tg.shape[3:] != (h, w) or tg.shape[2] == 0:
         raise ValueError(f"tags: expected [B, K, H, W] or [B, K, D >= 1, H, W] with B, K, H, W = "
                          f"{b}, {k}, {h}, {w}, got shape {list(np.shape(tags))}")
-    om = _args.array("orpm", orpm, "float", (5,), np.float32)
+    om = _args.array("orpm", orpm, "float", (5,), np.float32, contiguous=False)
     _args.shape("orpm", om, (b, k, 3, h, w), "[B, K, 3, H, W] from heatmaps")
     _check_budget(b, k, m, tg.shape[2], copies)
     return hm, tg, om, thr, r, m
 
 
 def _run(hm: np.ndarray, tg: np.ndarray, om: np.ndarray, thr: float, r: int, m: int, num_threads: int):
+    """``hm [B, K, H, W]``, ``tg [B, K, D, H, W]``, ``om [B, K, 3, H, W]``: float32, read in place
+    when their ``[H, W]`` maps are contiguous (:mod:`._maps`)."""
     b, k, h, w = hm.shape
     d = tg.shape[2]
+    (hm, hp, hs), (tg, tp, ts), (om, op, os_) = (_maps.float32_maps(x) for x in (hm, tg, om))
     scores = np.empty((b, k, m), np.float32)
     indices = np.empty((b, k, m), np.int64)
     counts = np.empty((b, k), np.int32)
     tags_at = np.empty((b, k, m, d), np.float32)
     orpm_at = np.empty((b, k, m, k, 3), np.float32)
     nan_h, nan_t, nan_o = load_cpu().nms_gather_cpu(
-        hm.ctypes.data, tg.ctypes.data, om.ctypes.data, b, k, h, w, d, thr, r, m, scores.ctypes.data,
+        hp, tp, op, (hs[0], hs[1], ts[0], ts[1], ts[2], os_[0], os_[1], os_[2]), b, k, h, w, d, thr, r, m, scores.ctypes.data,
         indices.ctypes.data, counts.ctypes.data, tags_at.ctypes.data, orpm_at.ctypes.data, num_threads)
     if nan_h:
         raise ValueError(f"heatmaps: contains NaN ({nan_h} values)")

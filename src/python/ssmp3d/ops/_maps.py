@@ -1,0 +1,73 @@
+"""Map inputs read in place: float32 arrays whose individual ``[H, W]`` maps are contiguous.
+
+The C++ NMS ops and decoder take each input as an address plus the element
+strides of its leading dimensions (``src/csrc/map_strides.h``), so the
+non-contiguous channel slices of one network output ``[B, 95, H, W]``
+(:func:`ssmp3d.model.split_prediction`) are decoded without a copy. An
+input is read in place when it is a float32 CPU tensor or a native-order,
+aligned float32 numpy array whose ``[H, W]`` maps are contiguous (x stride
+1, y stride W) and whose other strides are non-negative; anything else
+(another dtype, a transposed map, a negative-bit view) is first converted
+to a contiguous float32 copy, as before.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from . import _args
+
+__all__ = ["element_strides", "float32_maps", "in_place", "maps_contiguous"]
+
+
+def maps_contiguous(shape: tuple[int, ...], strides: tuple[int, ...]) -> bool:
+    """Whether element ``strides`` leave each trailing ``[H, W]`` map contiguous, all of them >= 0."""
+    h, w = shape[-2], shape[-1]
+    return all(s >= 0 for s in strides) and (w == 1 or strides[-1] == 1) and (h == 1 or strides[-2] == w)
+
+
+def element_strides(a: np.ndarray) -> tuple[int, ...] | None:
+    """Strides of ``a`` in elements, or None when some byte stride is not a whole number of them."""
+    size = a.dtype.itemsize
+    if any(s % size for s in a.strides):
+        return None
+    return tuple(s // size for s in a.strides)
+
+
+def in_place(x: object) -> bool:
+    """Whether :func:`float32_maps` reads ``x`` (a checked map input) without a copy."""
+    if isinstance(x, torch.Tensor):
+        return (x.dtype == torch.float32 and x.device.type == "cpu" and x.layout == torch.strided
+                and not x.is_neg() and not x.is_conj() and maps_contiguous(tuple(x.shape), x.stride()))
+    if isinstance(x, np.ndarray):
+        if x.dtype != np.float32 or not x.dtype.isnative or not x.flags.aligned or x.ndim < 2:
+            return False
+        strides = element_strides(x)
+        return strides is not None and maps_contiguous(x.shape, strides)
+    return False
+
+
+def float32_maps(x: torch.Tensor | np.ndarray) -> tuple[object, int, tuple[int, ...]]:
+    """``x`` (``[..., H, W]``) as float32 maps the C++ side can read.
+
+    Args:
+        x: A checked numpy array or tensor (on the CPU, or on CUDA: then copied to the host).
+
+    Returns:
+        ``(keep, address, strides)``: the object to keep alive while the
+        address is in use (``x`` itself when read in place, else a contiguous
+        float32 copy), the address of its first element and its element
+        strides (one per dimension).
+    """
+    if isinstance(x, torch.Tensor):
+        x = _args.resolve(x)  # a negative-bit view holds the negated values in memory
+        if not in_place(x):
+            x = x.to(device="cpu", dtype=torch.float32)
+            if not in_place(x):
+                x = x.contiguous()
+        return x, x.data_ptr(), tuple(x.stride())
+    if not in_place(x):
+        with np.errstate(over="ignore", invalid="ignore"):
+            x = np.ascontiguousarray(x, dtype=np.float32)
+    return x, x.ctypes.data, element_strides(x)  # type: ignore[return-value]
