@@ -138,6 +138,9 @@ class MapTransform:
         if int(self.stride) != self.stride or self.stride < 1:
             raise ValueError(f"MapTransform.stride: expected a positive integer, got {self.stride}")
         object.__setattr__(self, "affine", a)
+        identity = a[0, 0] == 1 and a[1, 1] == 1 and a[0, 1] == 0 and a[1, 0] == 0
+        object.__setattr__(self, "_identity", bool(identity))
+        object.__setattr__(self, "_inverse", None if identity else np.linalg.inv(a[:, :2]))
 
     def image_to_map(self, points: np.ndarray) -> np.ndarray:
         """Image pixel coordinates ``[..., 2]`` -> continuous map coordinates ``[..., 2]``."""
@@ -148,11 +151,12 @@ class MapTransform:
     def map_to_image(self, points: np.ndarray) -> np.ndarray:
         """Map coordinates ``[..., 2]`` (integer peaks or refined) -> image pixels ``[..., 2]``."""
         p = np.asarray(points, dtype=np.float64)
-        inp = p * self.stride + (self.stride - 1) / 2.0
-        a = self.affine
-        if a[0, 0] == 1 and a[1, 1] == 1 and a[0, 1] == 0 and a[1, 0] == 0:
-            return inp - a[:, 2]  # what the product with the identity gives, without a BLAS call
-        return (inp - a[:, 2]) @ np.linalg.inv(a[:, :2]).T
+        inp = p * self.stride
+        inp += (self.stride - 1) / 2.0  # in place: the same float64 operations, fewer temporaries
+        inp -= self.affine[:, 2]
+        if self._identity:
+            return inp  # what the product with the identity gives, without a BLAS call
+        return inp @ self._inverse.T
 
 
 def map_pixel(points_map: np.ndarray) -> np.ndarray:

@@ -154,9 +154,9 @@ def decode_tables(tables: np.ndarray, b: int, k: int, h: int, w: int, d: int, co
     out, ptr = output_buffers(b, config.max_people, k, d)
     kind, image = load_cpu().decode_candidates_cpu(
         *sec, lists.start.ctypes.data, lists.slot.ctypes.data, b, k, h, w, d, m,
-        *group_args(config, arrays.tree.path), readout_code(config, with_orpm), config.readout_threshold,
-        config.readout_min_dist, config.refine, arrays.table.ctypes.data, neck, pelvis,
-        arrays.mean_bones.ctypes.data, *ptr, num_threads)
+        *group_args(config, arrays.path_ptr), readout_code(config, with_orpm), config.readout_threshold,
+        config.readout_min_dist, config.refine, arrays.table_ptr, neck, pelvis,
+        arrays.mean_bones_ptr, *ptr, num_threads)
     raise_status(kind, image)
     return out
 

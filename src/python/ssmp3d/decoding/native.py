@@ -8,7 +8,7 @@ these helpers, so the three marshal the configuration the same way.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -44,11 +44,21 @@ class ConfigTables:
         mean_bones: ``[K, 3]`` float32 metres (the read-out's last fallback).
         tree: The grouping's :class:`~ssmp3d.bones.TreeGeometry`
             (``path`` float64 ``[K, K]``) from the same mean bones.
+        table_ptr, mean_bones_ptr, path_ptr: Their addresses, looked up once
+            (``ndarray.ctypes.data`` costs microseconds per call).
     """
 
     table: np.ndarray
     mean_bones: np.ndarray
     tree: TreeGeometry
+    table_ptr: int = field(init=False)
+    mean_bones_ptr: int = field(init=False)
+    path_ptr: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        for name, array in (("table_ptr", self.table), ("mean_bones_ptr", self.mean_bones),
+                            ("path_ptr", self.tree.path)):
+            object.__setattr__(self, name, array.ctypes.data)
 
 
 def tree_of(config: DecodeConfig, skeleton: Skeleton) -> TreeGeometry:
@@ -73,11 +83,12 @@ def config_tables(config: DecodeConfig, skeleton: Skeleton) -> ConfigTables:
     return hit[2]
 
 
-def group_args(config: DecodeConfig, path: np.ndarray) -> tuple:
-    """The grouping arguments of the C++ decoders, in binding order."""
+def group_args(config: DecodeConfig, path_ptr: int) -> tuple:
+    """The grouping arguments of the C++ decoders, in binding order (``path_ptr``:
+    :attr:`ConfigTables.path_ptr`)."""
     return (config.tag_threshold, GROUPING_CODES[config.grouping], config.geometry_weight,
             PERSON_SCORE_CODES[config.person_score], config.min_person_score, config.min_joints,
-            config.max_people, path.ctypes.data)
+            config.max_people, path_ptr)
 
 
 @functools.lru_cache(maxsize=64)
@@ -150,9 +161,9 @@ def decode_arrays(hm, tg, om, b: int, k: int, h: int, w: int, d: int, config: De
     out, ptr = output_buffers(b, config.max_people, k, d)
     kind, image = load_cpu().decode_cpu(
         hp, tp, op, strides, b, k, h, w, d, config.det_threshold, config.nms_radius, config.max_candidates,
-        *group_args(config, tables.tree.path), readout_code(config, op != 0), config.readout_threshold,
-        config.readout_min_dist, config.refine, tables.table.ctypes.data, neck, pelvis,
-        tables.mean_bones.ctypes.data, *ptr, num_threads)
+        *group_args(config, tables.path_ptr), readout_code(config, op != 0), config.readout_threshold,
+        config.readout_min_dist, config.refine, tables.table_ptr, neck, pelvis, tables.mean_bones_ptr, *ptr,
+        num_threads)
     del keep  # the inputs (or their float32 copies) stay alive until the call returns
     raise_status(kind, image)
     return out

@@ -107,18 +107,9 @@ def _readout_image_bytes(k: int, q: int, locations: int, pairs: int, pair_bytes:
     return q * k * (8 * 2 + 4 + 1 + 4) + locations * 32 + pairs * pair_bytes + k * 16
 
 
-def decode_bytes(b: int, k: int, h: int, w: int, d: int, config, backend: str, num_threads: int,
-                 inputs: tuple = (), with_orpm: bool = True) -> int:
-    """Bound of the memory one :func:`ssmp3d.decoding.decode` call allocates.
-
-    Args:
-        b, k, h, w, d: Batch, joints, map size, tag dimension.
-        config: The :class:`~ssmp3d.decoding.DecodeConfig`.
-        backend: ``"python"``, ``"cpu"`` or ``"cuda"``.
-        num_threads: Host threads (0 = all cores).
-        inputs: The input arrays (their float32 copies are counted when made).
-        with_orpm: Whether the read-out runs (``orpm`` given).
-    """
+def _decode_work_bytes(b: int, k: int, h: int, w: int, d: int, config, backend: str, num_threads: int,
+                       with_orpm: bool) -> int:
+    """:func:`decode_bytes` without the input copies: outputs plus working memory."""
     m, p = config.max_candidates, config.max_people
     n = k * min(m, max_peaks(h, w, config.nms_radius))  # candidates of one image; people and locations fewer
     outputs = b * p * (k * 72 + 8 + 8 * d) + 8 * b  # 10 outputs, joints2d and its float64 transform
@@ -132,9 +123,37 @@ def decode_bytes(b: int, k: int, h: int, w: int, d: int, config, backend: str, n
         near = crowding_neighbours(k, h, w, config.nms_radius, config.readout_min_dist)
         pairs = n * min(n, near) // 2
         image += _readout_image_bytes(k, n, n, pairs, _PAIR_BYTES_PY if python else _PAIR_BYTES_CPP)
+    if backend == "cuda":  # the candidate tables, on the device and pinned on the host
+        outputs += 2 * b * k * m * (22 + 4 * d + 12 * k)
+    threads = 1 if python else workers(num_threads, b)
+    return outputs + threads * image
+
+
+#: Recent :func:`_decode_work_bytes` results keyed by the config's identity and the sizes
+#: (bounded; a hit also checks that the config object is the same).
+_WORK_CACHE: dict[tuple, tuple[object, int]] = {}
+
+
+def decode_bytes(b: int, k: int, h: int, w: int, d: int, config, backend: str, num_threads: int,
+                 inputs: tuple = (), with_orpm: bool = True) -> int:
+    """Bound of the memory one :func:`ssmp3d.decoding.decode` call allocates.
+
+    Args:
+        b, k, h, w, d: Batch, joints, map size, tag dimension.
+        config: The :class:`~ssmp3d.decoding.DecodeConfig`.
+        backend: ``"python"``, ``"cpu"`` or ``"cuda"``.
+        num_threads: Host threads (0 = all cores).
+        inputs: The input arrays (their float32 copies are counted when made; the
+            ``cpu`` backend reads float32 maps with contiguous ``[H, W]`` in place).
+        with_orpm: Whether the read-out runs (``orpm`` given).
+    """
+    key = (id(config), b, k, h, w, d, backend, num_threads, with_orpm)
+    hit = _WORK_CACHE.get(key)
+    if hit is None or hit[0] is not config:
+        if len(_WORK_CACHE) >= 256:
+            _WORK_CACHE.clear()
+        hit = _WORK_CACHE[key] = (config, _decode_work_bytes(b, k, h, w, d, config, backend, num_threads,
+                                                             with_orpm))
     copies = sum(copy_bytes(x, 4, to_host=backend != "cuda") for x in inputs
                  if x is not None and not (backend == "cpu" and _maps.in_place(x)))
-    if backend == "cuda":  # the candidate tables, on the device and pinned on the host
-        copies += 2 * b * k * m * (22 + 4 * d + 12 * k)
-    threads = 1 if python else workers(num_threads, b)
-    return outputs + copies + threads * image
+    return hit[1] + copies
