@@ -59,6 +59,10 @@ def test_bench_json():
     (("bench", "--people", "0"), "people"),
     (("bench", "--people", "x,y"), "people"),
     (("frobnicate",), "invalid choice"),
+    (("predict", "x.png", "--out", "o", "--threads", "0"), "--threads"),
+    (("eval", "--threads", "-1"), "--threads"),
+    (("train", "--out", "o", "--threads", "0"), "--threads"),
+    (("demo", "--threads", "0"), "--threads"),
 ])
 def test_bad_input_exits_2_with_one_line(args, needle):
     proc = _run(*args)

@@ -12,6 +12,7 @@ from ..predict import Predictor
 from ..train.evaluate import EVAL_SEED
 from .decode_args import add_decode_args, decode_line, decode_overrides
 from .progress import progress_bar
+from .threads_args import add_threads_arg, apply_threads
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
@@ -30,8 +31,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--warmup", type=int, default=1, help="untimed runs first (default 1)")
     p.add_argument("--cell", type=int, default=0,
                    help="side of each picture cell in pixels (default: the input size, at least 256)")
-    p.add_argument("--threads", type=int, default=None,
-                   help="torch CPU threads while running (default: torch's; 1 gives steadier timings on a busy machine)")
+    add_threads_arg(p, adaptive=False)
     add_decode_args(p)
     return p
 
@@ -41,12 +41,9 @@ def run(args: argparse.Namespace) -> tuple[dict, str]:
     config = DemoConfig(scenes=args.scenes, seed=args.seed, repeat=args.repeat, warmup=args.warmup,
                         cell=args.cell)
     device = torch.device(args.device) if args.device else None
-    if args.threads is not None:
-        if args.threads < 1:
-            raise ValueError(f"--threads: expected an int >= 1, got {args.threads}")
-        torch.set_num_threads(args.threads)
+    threads = apply_threads(args)
     predictor = Predictor(args.checkpoint, device=device, batch_size=args.scenes,
-                          decode_overrides=decode_overrides(args))
+                          decode_overrides=decode_overrides(args), threads=threads)
     with progress_bar(2 + len(available_backends()), "demo", "step") as advance:
         result = run_demo(predictor, args.out, config, progress=advance)
     return result, format_result(result)

@@ -22,6 +22,7 @@ from ..weights import default_checkpoint
 from .datasets import add_dataset_args, open_from_args, source_line
 from .decode_args import add_decode_args, decode_line, decode_overrides
 from .progress import progress_bar
+from .threads_args import add_threads_arg, apply_threads
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
@@ -38,6 +39,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--backend", choices=("auto", "python", "cpu", "cuda"), default="auto", help="decoder backend")
     p.add_argument("--device", default=None, help="model device (default: cuda when available, else cpu)")
     p.add_argument("--batch-size", type=int, default=8, help="images per forward pass")
+    add_threads_arg(p, adaptive=False)
     p.add_argument("--decompose", action="store_true",
                    help="also decode with network and ground-truth maps mixed (heatmaps+tags vs ORPM, "
                         "constant-bone ORPM) to show which half limits the checkpoint (synthetic test set only)")
@@ -50,6 +52,7 @@ def run(args: argparse.Namespace) -> tuple[dict, str]:
     """Runs the command; returns (JSON object, human text)."""
     if args.scenes < 1:
         raise ValueError(f"--scenes: expected an int >= 1, got {args.scenes}")
+    apply_threads(args)
     dataset = open_from_args(args)
     device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     checkpoint = args.checkpoint if args.checkpoint is not None else default_checkpoint()

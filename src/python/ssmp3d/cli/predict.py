@@ -17,6 +17,7 @@ from ..predict.shard import current_shard
 from ..skeleton import SKELETONS
 from .decode_args import add_decode_args, decode_line, decode_overrides
 from .progress import progress_bar
+from .threads_args import add_threads_arg, threads_value
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
@@ -39,6 +40,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
                    help="network device: cpu, cuda or cuda:N (default: cuda when available, else cpu)")
     p.add_argument("--backend", choices=("auto", "python", "cpu", "cuda"), default="auto", help="decoder backend")
     p.add_argument("--batch-size", type=int, default=8, help="images per network pass (default 8)")
+    add_threads_arg(p, adaptive=True)
     p.add_argument("--every", type=int, default=1,
                    help="keep every N-th image of a folder or frame of a video: 0, N, 2N, ... (default 1)")
     p.add_argument("--max-frames", type=int, default=None,
@@ -105,7 +107,7 @@ def _run(args: argparse.Namespace, options: PredictOptions) -> tuple[dict, str]:
     try:
         predictor = Predictor(args.checkpoint, device=_device(args.device, shard.local_rank, shard.world_size),
                               backend=args.backend, batch_size=args.batch_size, skeleton=args.skeleton,
-                              decode_overrides=decode_overrides(args))
+                              decode_overrides=decode_overrides(args), threads=threads_value(args))
         with ExitStack() as stack:
             advance = [lambda n: None]
 

@@ -10,6 +10,7 @@ from ..train.config import AMP_MODES, DATASET_JOINTS, DATASETS, TrainConfig
 from ..train.schedule import SCHEDULES
 from ..train.trainer import train
 from .progress import progress_bar
+from .threads_args import add_threads_arg, apply_threads
 
 _PRESETS = {"tiny": HourglassConfig.tiny, "small": HourglassConfig.small, "paper": HourglassConfig.paper}
 
@@ -47,6 +48,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--max-people", type=int, default=4, help="most people per scene (default 4)")
     p.add_argument("--no-augment", action="store_true", help="disable augmentation")
     p.add_argument("--workers", type=int, default=0, help="DataLoader workers per process")
+    add_threads_arg(p, adaptive=False)
     p.add_argument("--checkpoint-every", type=int, default=500, help="steps between checkpoints")
     p.add_argument("--eval-every", type=int, default=0, help="steps between evaluations (0: at the end only)")
     p.add_argument("--eval-scenes", type=int, default=32,
@@ -57,6 +59,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> tuple[dict, str]:
     """Runs the command; returns (JSON object, human text)."""
+    apply_threads(args)
     overrides = {k: v for k, v in (("num_stacks", args.stacks), ("input_size", args.input_size),
                                    ("head_features", args.head_features)) if v is not None}
     if args.dataset != "synthetic":

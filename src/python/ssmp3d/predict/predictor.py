@@ -33,6 +33,8 @@ from ..model import HourglassNet, StackOutput
 from ..skeleton import SKELETONS, Skeleton, get_skeleton
 from ..train.checkpoint import CheckpointError, load_model, recommended_decode_config
 from ..train.evaluate import fastest_backend
+from .stream import run_batches
+from .threads import ThreadTuner
 from .types import ImagePoses
 
 __all__ = ["COLORS", "Predictor", "checkpoint_skeleton", "resolve_device"]
@@ -140,11 +142,20 @@ class Predictor:
             ``{"nms_radius": 1}``.
         skeleton: The joint set the caller expects (a :class:`Skeleton` or a
             name), or None to take the checkpoint's.
+        threads: CPU threads of the network (torch intra-op threads while
+            predicting; the caller's setting is restored after each call), or
+            None (the default) to adapt them to what the machine has free
+            (:mod:`ssmp3d.predict.threads`).
+        pipeline: On the CPU, decode each batch in a worker thread while the
+            network runs on the next (:mod:`ssmp3d.predict.stream`); False
+            runs them one after the other. Results are the same.
 
     Attributes:
         model: The network (eval mode, on ``device``).
         skeleton: The joint set it predicts (:func:`checkpoint_skeleton`).
-        device, backend, batch_size: As resolved from the arguments.
+        device, backend, batch_size, pipeline: As resolved from the arguments.
+        thread_tuner: The :class:`~ssmp3d.predict.threads.ThreadTuner` (its
+            ``history`` holds each batch's thread count and time per image).
         decode_config: The decoder settings in use (recommended or given, then overridden).
         checkpoint_path, step, checkpoint_config: The checkpoint file, its
             training step and its stored configuration (plain data).
@@ -158,9 +169,13 @@ class Predictor:
 
     def __init__(self, checkpoint: str | os.PathLike | None = None, *, device: str | torch.device | None = None,
                  backend: str = "auto", batch_size: int = 8, decode_config: DecodeConfig | None = None,
-                 skeleton: Skeleton | str | None = None, decode_overrides: Mapping[str, object] | None = None) -> None:
+                 skeleton: Skeleton | str | None = None, decode_overrides: Mapping[str, object] | None = None,
+                 threads: int | None = None, pipeline: bool = True) -> None:
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size: expected an int >= 1, got {batch_size!r}")
+        if not isinstance(pipeline, bool):
+            raise TypeError(f"pipeline: expected a bool, got {type(pipeline).__name__}")
+        self.thread_tuner = ThreadTuner(threads)  # checks threads before anything is loaded
         if decode_config is not None and not isinstance(decode_config, DecodeConfig):
             raise TypeError(f"decode_config: expected a DecodeConfig or None, got {type(decode_config).__name__}")
         if decode_overrides is not None and not isinstance(decode_overrides, Mapping):
@@ -188,6 +203,7 @@ class Predictor:
         self.step = int(ckpt["step"])
         self.checkpoint_config: dict = ckpt["config"]
         self.batch_size = batch_size
+        self.pipeline = pipeline
         base = decode_config if decode_config is not None else recommended_decode_config(ckpt, self.checkpoint_path)
         self.decode_config = DecodeConfig.from_dict(dict(decode_overrides or {}), base=base)
 
@@ -242,7 +258,7 @@ class Predictor:
         return StackOutput(*maps)
 
     def decode(self, maps: StackOutput, affines: np.ndarray, sizes: Sequence[tuple[int, int]], *,
-               backend: str | None = None) -> list[ImagePoses]:
+               backend: str | None = None, num_threads: int | None = None) -> list[ImagePoses]:
         """Decodes maps into people in each image's pixels.
 
         Args:
@@ -250,6 +266,7 @@ class Predictor:
             affines: ``[B, 2, 3]`` image -> input affines from :meth:`preprocess`.
             sizes: ``(width, height)`` of each original image.
             backend: Decoder backend (default: this predictor's).
+            num_threads: Host threads of the ``cpu`` / ``cuda`` decoder (None: torch's count).
 
         Returns:
             One :class:`ImagePoses` per image (``source`` and ``frame`` unset).
@@ -265,7 +282,7 @@ class Predictor:
             heat, tags, orpm = (x.index_select(0, sel) if len(idx) < len(sizes) else x for x in maps)
             transform = MapTransform(affine=np.asarray(key).reshape(2, 3), stride=stride)
             result = decode(heat, tags, orpm, self.decode_config, skeleton=self.skeleton, transform=transform,
-                            backend=backend)
+                            backend=backend, num_threads=num_threads)
             for j, b in enumerate(idx):
                 w, h = sizes[b]
                 results[b] = ImagePoses(people=tuple(result.people(j)), width=int(w), height=int(h),
@@ -273,14 +290,24 @@ class Predictor:
         return results  # type: ignore[return-value]
 
     def predict_batch(self, images: Sequence[np.ndarray], *, color: str = "rgb") -> list[ImagePoses]:
-        """:meth:`preprocess`, :meth:`infer` and :meth:`decode` of one batch of arrays (any count)."""
+        """:meth:`preprocess`, :meth:`infer` and :meth:`decode` of any number of arrays, in
+        batches of :attr:`batch_size` (pipelined unless ``pipeline=False``)."""
+        chunks = [list(images[start:start + self.batch_size]) for start in range(0, len(images), self.batch_size)]
         out: list[ImagePoses] = []
-        for start in range(0, len(images), self.batch_size):
-            chunk = list(images[start:start + self.batch_size])
-            inputs, affines = self.preprocess(chunk, color)
-            sizes = [(im.shape[1], im.shape[0]) for im in chunk]
-            out.extend(self.decode(self.infer(inputs), affines, sizes))
+        for poses in self._run(chunks, color):
+            out.extend(poses)
         return out
+
+    def _run(self, chunks: Iterable[Sequence[np.ndarray]], color: str) -> Iterator[list[ImagePoses]]:
+        """:func:`~ssmp3d.predict.stream.run_batches` with the caller's torch thread count restored after."""
+        if color not in COLORS:
+            raise ValueError(f"color: expected one of {COLORS}, got {color!r}")
+        caller = torch.get_num_threads()
+        try:
+            yield from run_batches(self, chunks, color, pipeline=self.pipeline)
+        finally:
+            if torch.get_num_threads() != caller:
+                torch.set_num_threads(caller)
 
     def predict(self, images: ImageLike | Sequence[ImageLike], *, color: str = "rgb"):
         """Poses in one image or a list of images.
@@ -308,23 +335,28 @@ class Predictor:
         """Like :meth:`predict` for a stream (e.g. video frames): reads, batches and yields in order."""
         if color not in COLORS:
             raise ValueError(f"color: expected one of {COLORS}, got {color!r}")
-        batch: list[np.ndarray] = []
-        sources: list[str | None] = []
-        for item in images:
-            if isinstance(item, (str, os.PathLike)):
-                batch.append(read_image(item)[..., ::-1] if color == "rgb" else read_image(item))
-                sources.append(str(item))
-            else:
-                batch.append(item)
-                sources.append(None)
-            if len(batch) == self.batch_size:
-                yield from self._finish(batch, sources, color)
-                batch, sources = [], []
-        if batch:
-            yield from self._finish(batch, sources, color)
-
-    def _finish(self, batch, sources, color) -> Iterator[ImagePoses]:
         from dataclasses import replace
 
-        for poses, source in zip(self.predict_batch(batch, color=color), sources):
-            yield poses if source is None else replace(poses, source=source)
+        sources: list[list[str | None]] = []  # per batch read, in order; the decode lags one batch behind
+
+        def batches() -> Iterator[list[np.ndarray]]:
+            batch: list[np.ndarray] = []
+            names: list[str | None] = []
+            for item in images:
+                if isinstance(item, (str, os.PathLike)):
+                    batch.append(read_image(item)[..., ::-1] if color == "rgb" else read_image(item))
+                    names.append(str(item))
+                else:
+                    batch.append(item)
+                    names.append(None)
+                if len(batch) == self.batch_size:
+                    sources.append(names)
+                    yield batch
+                    batch, names = [], []
+            if batch:
+                sources.append(names)
+                yield batch
+
+        for poses in self._run(batches(), color):
+            for p, source in zip(poses, sources.pop(0)):
+                yield p if source is None else replace(p, source=source)
