@@ -10,6 +10,8 @@ for bit.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -77,9 +79,10 @@ def test_max_candidates_4096(radius):
     _, layout = table_layout(2, K, 4096, d, lists.total)
     for name, (shape, dt, off) in layout.items():
         assert np.array_equal(np.ndarray(shape, dt, want, off), np.ndarray(shape, dt, got, off)), name
-    one = [x[:1] for x in maps]
-    assert_same(decode(*one, config, backend="cpu"), decode(*[torch.from_numpy(x).cuda() for x in one], config,
-                                                             backend="cuda"))
+    # The whole decode at M = 4096, with fewer candidates (a 4096-candidate greedy grouping is slow on the host).
+    one, fewer = [x[:1] for x in maps], replace(config, det_threshold=0.9)
+    assert_same(decode(*one, fewer, backend="cpu"), decode(*[torch.from_numpy(x).cuda() for x in one], fewer,
+                                                           backend="cuda"))
 
 
 @pytest.mark.parametrize("b", [64, 512])
