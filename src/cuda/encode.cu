@@ -21,6 +21,7 @@
 // checks them against the CPU encoders. Work per pixel is O(N) (O(N * C)
 // for the ORPM): fine for the tens of people of a training image.
 #include "encode.cuh"
+#include "encode_global.cuh"
 #include "encode_kernels.cuh"
 
 #include <cmath>
@@ -29,24 +30,8 @@ namespace ssmp3d {
 namespace cuda {
 namespace {
 
-constexpr int kThreads = 256;
 constexpr int64_t kMaxPixels = int64_t{1} << 30;
 constexpr int64_t kMaxValues = int64_t{1} << 34;
-
-__global__ void __launch_bounds__(kThreads) heatmaps_kernel(kernels::HeatmapArgs a, int64_t total) {
-  const int64_t i = static_cast<int64_t>(blockIdx.x) * kThreads + threadIdx.x;
-  if (i < total) kernels::heatmap_thread(a, i);
-}
-
-__global__ void __launch_bounds__(kThreads) orpm_kernel(kernels::OrpmArgs a, int64_t total) {
-  const int64_t i = static_cast<int64_t>(blockIdx.x) * kThreads + threadIdx.x;
-  if (i < total) kernels::orpm_thread(a, i);
-}
-
-__global__ void __launch_bounds__(kThreads) tag_maps_kernel(kernels::TagArgs a, int64_t total) {
-  const int64_t i = static_cast<int64_t>(blockIdx.x) * kThreads + threadIdx.x;
-  if (i < total) kernels::tag_thread(a, i);
-}
 
 // Sizes of encode.cuh: B, K, H, W >= 1, N >= 0, H*W <= 2^30, B*K*channels*H*W <= 2^34.
 bool sizes_ok(int64_t B, int64_t N, int64_t K, int64_t H, int64_t W, int64_t channels) {

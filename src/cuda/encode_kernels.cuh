@@ -3,9 +3,11 @@
 // only operations that IEEE 754 defines exactly (+ - * / on double, fma,
 // floor, rint, ldexp, float conversions, integer maths), so a host compiler
 // with -ffp-contract=off computes the same bits as nvcc with --fmad=false.
-// That is how the kernels are checked on a machine without a GPU: a host
-// program runs *_thread(args, i) for every thread index i and compares with
-// the CPU encoders (src/csrc/encode.cpp).
+// That is how the kernels are checked on a machine without a GPU:
+// tests/cuda_host/test_cuda_host_emulation.py compiles the __global__
+// kernels of encode_global.cuh (which call these bodies) with g++ and a CUDA
+// emulation shim, runs every thread, and compares the outputs bit for bit
+// with the CPU encoders (src/csrc/encode.cpp).
 //
 // Contract: src/csrc/encode.h. Thread i of an encoder owns output pixel
 // i = ((b * K + k) * H + y) * W + x of map k of image b and loops over the

@@ -30,27 +30,13 @@
 // (1.6 KB): no device copy is needed, which keeps the op capturable in a CUDA
 // graph, and K <= 32.
 #include "readout.cuh"
+#include "readout_global.cuh"
 #include "readout_kernel.cuh"
 
 #include <climits>
 
 namespace ssmp3d {
 namespace cuda {
-namespace {
-
-constexpr int kThreads = 128;
-
-__global__ void __launch_bounds__(kThreads)
-    orpm_readout_kernel(const __grid_constant__ ReadoutSkeleton sk,
-                        const __grid_constant__ ReadoutArgs args, int32_t* __restrict__ status) {
-  const int64_t t = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (t >= args.B * args.S) return;
-  const ReadoutThreadResult r = readout_thread(sk, args, t);
-  if (r.nans) atomicAdd(status, r.nans);
-  if (r.bad) atomicOr(status + 1, r.bad);
-}
-
-}  // namespace
 
 static_assert(kReadoutMaxK == kReadoutMaxJoints, "one bound on K");
 

@@ -1,9 +1,10 @@
 // ORPM read-out: the work of one GPU thread, as a __host__ __device__ body.
 //
-// Included by readout.cu (the kernel calls readout_thread for its thread
-// index) and compilable by a host C++ compiler too (the shim below), so the
-// exact device logic can be run thread by thread on the CPU and compared with
-// the C++ CPU op. Contract and rules: src/csrc/readout.h, DESIGN.md 6.4.
+// Included by readout_global.cuh (the kernel calls readout_thread for its
+// thread index) and compilable by a host C++ compiler too (the shim below):
+// tests/cuda_host/test_cuda_host_emulation.py runs the kernel thread by
+// thread on the CPU and compares it with the C++ CPU op. Contract and rules:
+// src/csrc/readout.h, DESIGN.md 6.4.
 #pragma once
 
 #include <cfloat>

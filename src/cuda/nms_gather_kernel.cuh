@@ -1,0 +1,101 @@
+// The fused NMS + gather __global__ kernel (launched by nms_gather.cu, which
+// describes the work split; contract in nms_gather.cuh). It lives in this
+// header, apart from the host launch code, so that tests/cuda_host/ can
+// compile exactly this code with a host compiler and a CUDA emulation shim,
+// and compare it with the CPU op.
+#pragma once
+
+#include <cstdint>
+
+#include "nms_block.cuh"
+#include "nms_gather.cuh"
+
+namespace ssmp3d {
+namespace cuda {
+namespace {
+
+template <typename T>
+__global__ void __launch_bounds__(kNmsThreads)
+    nms_gather_kernel(const T* __restrict__ heat, const T* __restrict__ tags,
+                      const T* __restrict__ orpm, int K, int H, int W, int D, float thr, int r,
+                      int M, int capacity, const int32_t* __restrict__ gather_start,
+                      const int32_t* __restrict__ gather_maps, int total_maps, GatherOutputs out) {
+  extern __shared__ unsigned long long keys[];  // [capacity]
+  __shared__ NmsShared sh;
+  __shared__ int s_flags;
+  const long long slice = blockIdx.x;  // b * K + k
+  const long long b = slice / K;
+  const int k = static_cast<int>(slice - b * K);
+  const long long HW = static_cast<long long>(H) * W;
+  const T* __restrict__ map = heat + slice * HW;
+  if (threadIdx.x == 0) s_flags = 0;  // published by block_nms's first barrier
+  bool has_nan = false;
+  const unsigned int kept = block_nms(map, H, W, thr, r, M, static_cast<unsigned int>(capacity),
+                                      keys, sh, &has_nan);
+  int flags = has_nan ? kFlagHeatmapNaN : 0;
+
+  // Scores, indices and refinement signs: one rank per thread.
+  for (int j = threadIdx.x; j < M; j += blockDim.x) {
+    const long long o = slice * M + j;
+    if (static_cast<unsigned int>(j) < kept) {
+      const int idx = nms_key_index(keys[j]);
+      out.scores[o] = load_f32(map + idx);  // keeps the sign of -0.0
+      out.indices[o] = idx;
+      if (out.refine) {
+        const int y = idx / W, x = idx - y * W;
+        int sx = 0, sy = 0;
+        if (x > 0 && x < W - 1) {
+          const float lo = load_f32(map + idx - 1), hi = load_f32(map + idx + 1);
+          sx = (hi > lo) - (hi < lo);
+        }
+        if (y > 0 && y < H - 1) {
+          const float lo = load_f32(map + idx - W), hi = load_f32(map + idx + W);
+          sy = (hi > lo) - (hi < lo);
+        }
+        out.refine[2 * o] = static_cast<int8_t>(sx);
+        out.refine[2 * o + 1] = static_cast<int8_t>(sy);
+      }
+    } else {
+      out.scores[o] = 0.0f;
+      out.indices[o] = -1;
+      if (out.refine) out.refine[2 * o] = out.refine[2 * o + 1] = 0;
+    }
+  }
+
+  // Tags: (rank, d) pairs.
+  const T* __restrict__ tag_k = tags + slice * D * HW;  // [D, H, W]
+  for (int i = threadIdx.x; i < M * D; i += blockDim.x) {
+    const int j = i / D, d = i - j * D;
+    float v = 0.0f;
+    if (static_cast<unsigned int>(j) < kept) {
+      v = load_f32(tag_k + d * HW + nms_key_index(keys[j]));
+      if (v != v) flags |= kFlagTagNaN;
+    }
+    out.tags_at[slice * M * D + i] = v;
+  }
+
+  // ORPM: (rank, list entry, channel) triples of this joint's gather list.
+  const int start = gather_start[k], len = gather_start[k + 1] - start;
+  const T* __restrict__ orpm_b = orpm + b * K * 3 * HW;  // [K, 3, H, W]
+  float* __restrict__ dst = out.orpm_at + (b * static_cast<long long>(M) * total_maps +
+                                           static_cast<long long>(start) * M) * 3;
+  for (int i = threadIdx.x; i < M * len * 3; i += blockDim.x) {
+    const int j = i / (len * 3), rest = i - j * len * 3, s = rest / 3, c = rest - s * 3;
+    float v = 0.0f;
+    if (static_cast<unsigned int>(j) < kept) {
+      const int m = gather_maps[start + s];
+      v = load_f32(orpm_b + (static_cast<long long>(m) * 3 + c) * HW + nms_key_index(keys[j]));
+      if (v != v) flags |= kFlagOrpmNaN;
+    }
+    dst[i] = v;
+  }
+
+  if (threadIdx.x == 0) out.counts[slice] = static_cast<int32_t>(kept);
+  if (flags) atomicOr(&s_flags, flags);
+  __syncthreads();
+  if (threadIdx.x == 0) out.flags[slice] = s_flags;
+}
+
+}  // namespace
+}  // namespace cuda
+}  // namespace ssmp3d
