@@ -93,7 +93,7 @@ gpu_steps() {
   RC=$?
   row "build (pip install .)" "$(status_of $RC "$T"), $((SECONDS - START)) s" "ok"
   # ptxas -warn-spills: "ptxas warning : Registers are spilled to local memory in function ..."
-  SPILLS="$(grep -ciE "warning.*spill|spilled to local memory" "$OUT/build.log")"
+  SPILLS="$(grep -ciE "ptxas warning.*spill|spilled to local memory" "$OUT/build.log")"
   row "ptxas spill warnings" "$SPILLS" "0"
   timeout 60 "$PY" -c 'from ssmp3d.ops._ext import cuda_unavailable_reason as r; print(r() or "usable")' > "$OUT/cuda_reason.log" 2>&1
   row "cuda backend" "$(tail -1 "$OUT/cuda_reason.log")" "usable"
