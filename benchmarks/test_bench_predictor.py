@@ -17,8 +17,10 @@ thread counts the tuner used.
 
 from __future__ import annotations
 
+import statistics
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -27,7 +29,7 @@ import torch
 from ssmp3d.predict import Predictor
 from ssmp3d.predict.threads import available_cores
 
-BATCH, BATCHES, ROUNDS = 8, 4, 3
+BATCH, BATCHES, ROUNDS = 8, 4, 5
 CORES = available_cores()
 
 
@@ -73,3 +75,33 @@ def test_predictor_frames_per_second(benchmark, images, load, threads, pipeline)
                                 frames_per_second=fps, thread_counts=counts)
     print(f"\n{load:6s} threads={benchmark.extra_info['threads']!s:9s} pipeline={pipeline!s:5s} "
           f"{fps:6.2f} frames/s  counts {counts}")
+
+
+@pytest.mark.parametrize("load", ["quiet", "busy"], indirect=True)
+def test_predictor_thread_settings_interleaved(benchmark, images, load):
+    """The same settings, timed in turns within one process (slow drift of the machine hits every
+    setting alike): median frames/s of each and its ratio to the best fixed count."""
+    old = torch.get_num_threads()
+    torch.set_num_threads(CORES)
+    settings = {"1-thread": (1, False), f"{CORES}-threads": (CORES, False), "adaptive": (None, False),
+                "adaptive-pipelined": (None, True)}
+    try:
+        predictors = {name: Predictor(device="cpu", batch_size=BATCH, threads=t, pipeline=pl)
+                      for name, (t, pl) in settings.items()}
+        for p in predictors.values():
+            p.predict(images[: 2 * BATCH])
+        times: dict[str, list[float]] = {name: [] for name in settings}
+
+        def one_round() -> None:
+            for name, p in predictors.items():
+                start = time.perf_counter()
+                p.predict(images)
+                times[name].append(time.perf_counter() - start)
+
+        benchmark.pedantic(one_round, rounds=ROUNDS, warmup_rounds=0)
+    finally:
+        torch.set_num_threads(old)
+    fps = {name: len(images) / statistics.median(t) for name, t in times.items()}
+    best = max(fps["1-thread"], fps[f"{CORES}-threads"])
+    benchmark.extra_info.update(load=load, frames_per_second=fps, ratio_to_best_fixed={n: f / best for n, f in fps.items()})
+    print(f"\n{load}: " + ", ".join(f"{n} {f:.2f} frames/s ({f / best:.2f}x best fixed)" for n, f in fps.items()))

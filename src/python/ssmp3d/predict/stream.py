@@ -9,7 +9,10 @@ sequence of image batches:
   ``i + 1`` in the calling thread, batch ``i`` is decoded in one worker
   thread (the C++ decoder releases the GIL; one decoder thread, the
   network keeps the others). Results come back in order; an error in a
-  batch's decode is raised when that batch's results are due.
+  batch's decode is raised when that batch's results are due. While the
+  thread tuner runs below its ceiling (another process holds cores), the
+  batch is decoded in line instead: a third busy thread on short cores
+  cost 40 % of the throughput in ``benchmarks/test_bench_predictor.py``.
 
 The network's threads follow the predictor's
 :class:`~ssmp3d.predict.threads.ThreadTuner` (timed around preprocessing
@@ -64,6 +67,12 @@ def run_batches(predictor, batches: Iterable[Sequence[np.ndarray]], color: str, 
                 inputs, affines = predictor.preprocess(images, color)
                 maps = predictor.infer(inputs)
                 tuner.end(len(images))
+                if tuner.threads < tuner.max_threads:  # cores are short: a decode thread would compete
+                    if pending is not None:
+                        done, pending = pending, None
+                        yield done.result()
+                    yield predictor.decode(maps, affines, _sizes(images), num_threads=1)
+                    continue
                 done, pending = pending, pool.submit(predictor.decode, maps, affines, _sizes(images), num_threads=1)
                 if done is not None:
                     yield done.result()
