@@ -26,7 +26,7 @@ namespace {
 
 // Bumped whenever a signature of this module changes, so the Python layer can
 // detect a stale build.
-constexpr int kAbiVersion = 5;
+constexpr int kAbiVersion = 6;
 
 template <typename T>
 T* as_ptr(std::uintptr_t address) {

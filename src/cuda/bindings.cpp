@@ -7,12 +7,14 @@
 // (torch.cuda.device(...)); this module never synchronises or allocates.
 #include <cuda_runtime_api.h>
 #include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "encode.cuh"
 #include "heatmap_nms.cuh"
@@ -23,7 +25,7 @@ namespace py = pybind11;
 
 namespace {
 
-constexpr int kAbiVersion = 5;  // equal to ssmp3d.ops._ext.ABI_VERSION
+constexpr int kAbiVersion = 6;  // equal to ssmp3d.ops._ext.ABI_VERSION
 
 template <typename T>
 T* as_ptr(std::uintptr_t address) {
@@ -53,19 +55,28 @@ void throw_launch(const char* fn, cudaError_t err) {
                              cudaGetErrorString(err));
 }
 
-void heatmap_nms_cuda_py(std::uintptr_t heatmaps, int dtype, int64_t B, int64_t K, int64_t H,
+// The 8 element strides of map_layout (heatmap_nms.cuh), checked non-negative.
+ssmp3d::cuda::MapLayout map_layout(const char* fn, const std::vector<int64_t>& s) {
+  if (s.size() != 8) throw py::value_error(std::string(fn) + ": expected 8 strides");
+  for (int64_t v : s)
+    if (v < 0) throw py::value_error(std::string(fn) + ": strides must be >= 0");
+  return ssmp3d::cuda::MapLayout{s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7]};
+}
+
+void heatmap_nms_cuda_py(std::uintptr_t heatmaps, const std::vector<int64_t>& strides, int dtype, int64_t B, int64_t K, int64_t H,
                          int64_t W, double threshold, int64_t radius, int64_t max_candidates,
                          std::uintptr_t scores, std::uintptr_t indices, std::uintptr_t counts,
                          std::uintptr_t nan_count, std::uintptr_t stream) {
   check_map("heatmap_nms_cuda", B, K, H, W, radius, max_candidates);
   const auto dt = map_dtype("heatmap_nms_cuda", dtype);
+  const auto layout = map_layout("heatmap_nms_cuda", strides);
   if (!heatmaps || !scores || !indices || !counts || !nan_count)
     throw py::value_error("heatmap_nms_cuda: null pointer");
   cudaError_t err;
   {
     py::gil_scoped_release release;
     err = ssmp3d::cuda::heatmap_nms_cuda(
-        as_ptr<const void>(heatmaps), dt, B, K, H, W, threshold, radius, max_candidates,
+        as_ptr<const void>(heatmaps), layout, dt, B, K, H, W, threshold, radius, max_candidates,
         as_ptr<float>(scores), as_ptr<int64_t>(indices), as_ptr<int32_t>(counts),
         as_ptr<int32_t>(nan_count), reinterpret_cast<cudaStream_t>(stream));
   }
@@ -73,7 +84,7 @@ void heatmap_nms_cuda_py(std::uintptr_t heatmaps, int dtype, int64_t B, int64_t 
 }
 
 void nms_gather_cuda_py(std::uintptr_t heatmaps, std::uintptr_t tags, std::uintptr_t orpm,
-                        int dtype, int64_t B, int64_t K, int64_t H, int64_t W, int64_t D,
+                        const std::vector<int64_t>& strides, int dtype, int64_t B, int64_t K, int64_t H, int64_t W, int64_t D,
                         double threshold, int64_t radius, int64_t max_candidates,
                         std::uintptr_t gather_start, std::uintptr_t gather_maps,
                         int64_t total_maps, std::uintptr_t scores, std::uintptr_t indices,
@@ -81,6 +92,7 @@ void nms_gather_cuda_py(std::uintptr_t heatmaps, std::uintptr_t tags, std::uintp
                         std::uintptr_t orpm_at, std::uintptr_t refine, std::uintptr_t stream) {
   check_map("nms_gather_cuda", B, K, H, W, radius, max_candidates);
   const auto dt = map_dtype("nms_gather_cuda", dtype);
+  const auto layout = map_layout("nms_gather_cuda", strides);
   if (D <= 0 || total_maps < 0 || max_candidates * std::max(total_maps, D) * 3 > INT32_MAX)
     throw py::value_error("nms_gather_cuda: need D >= 1, total_maps >= 0, M * max(T, D) * 3 < 2**31");
   if (!heatmaps || !tags || !orpm || !gather_start || !scores || !indices || !counts || !flags ||
@@ -94,7 +106,7 @@ void nms_gather_cuda_py(std::uintptr_t heatmaps, std::uintptr_t tags, std::uintp
   {
     py::gil_scoped_release release;
     err = ssmp3d::cuda::nms_gather_cuda(
-        as_ptr<const void>(heatmaps), as_ptr<const void>(tags), as_ptr<const void>(orpm), dt, B, K,
+        as_ptr<const void>(heatmaps), as_ptr<const void>(tags), as_ptr<const void>(orpm), layout, dt, B, K,
         H, W, D, threshold, radius, max_candidates, as_ptr<const int32_t>(gather_start),
         as_ptr<const int32_t>(gather_maps), total_maps, out,
         reinterpret_cast<cudaStream_t>(stream));
@@ -259,12 +271,15 @@ PYBIND11_MODULE(_C_cuda, m) {
   m.attr("MAX_CANDIDATES") = ssmp3d::cuda::kMaxCandidates;
   m.attr("READOUT_MAX_K") = ssmp3d::cuda::kReadoutMaxK;
 
-  m.def("heatmap_nms_cuda", &heatmap_nms_cuda_py, py::arg("heatmaps_ptr"), py::arg("dtype"),
+  m.def("heatmap_nms_cuda", &heatmap_nms_cuda_py, py::arg("heatmaps_ptr"), py::arg("strides"), py::arg("dtype"),
         py::arg("B"), py::arg("K"), py::arg("H"), py::arg("W"), py::arg("threshold"),
         py::arg("radius"), py::arg("max_candidates"), py::arg("scores_ptr"),
         py::arg("indices_ptr"), py::arg("counts_ptr"), py::arg("nan_count_ptr"),
         py::arg("stream_ptr"),
         R"doc(Enqueue heatmap NMS (DESIGN.md 6.1) of device heatmaps [B, K, H, W].
+
+strides: the 8 element strides of MapLayout (heatmap_nms.cuh); only the
+heatmaps' batch and joint strides are read; each [H, W] map is contiguous.
 
 dtype: 0 float32, 1 float16, 2 bfloat16 (compared in float32). Writes scores
 [B, K, M] float32, indices [B, K, M] int64 (-1 padding) and counts [B, K]
@@ -272,7 +287,7 @@ int32; adds the number of maps containing NaN to the int32 at nan_count_ptr
 (zeroed by the caller). Runs on the stream given as an integer handle on the
 current device; no synchronisation. Raises RuntimeError if the launch fails.)doc");
   m.def("nms_gather_cuda", &nms_gather_cuda_py, py::arg("heatmaps_ptr"), py::arg("tags_ptr"),
-        py::arg("orpm_ptr"), py::arg("dtype"), py::arg("B"), py::arg("K"), py::arg("H"),
+        py::arg("orpm_ptr"), py::arg("strides"), py::arg("dtype"), py::arg("B"), py::arg("K"), py::arg("H"),
         py::arg("W"), py::arg("D"), py::arg("threshold"), py::arg("radius"),
         py::arg("max_candidates"), py::arg("gather_start_ptr"), py::arg("gather_maps_ptr"),
         py::arg("total_maps"), py::arg("scores_ptr"), py::arg("indices_ptr"),
@@ -281,7 +296,9 @@ current device; no synchronisation. Raises RuntimeError if the launch fails.)doc
         R"doc(Enqueue fused NMS + gather (DESIGN.md 6.1-6.2) of device maps; see nms_gather.cuh.
 
 heatmaps [B, K, H, W], tags [B, K, D, H, W], orpm [B, K, 3, H, W] of one
-dtype (0 float32, 1 float16, 2 bfloat16); gather lists gather_start [K + 1]
+dtype (0 float32, 1 float16, 2 bfloat16), each [H, W] map contiguous, found
+through strides (8 element strides: heatmaps batch, joint; tags batch,
+joint, d; orpm batch, joint, component); gather lists gather_start [K + 1]
 and gather_maps [total_maps] int32 on the device. Writes scores, indices,
 counts, flags [B, K] (1 heatmap NaN, 2 tag NaN, 4 ORPM NaN), tags_at
 [B, K, M, D], orpm_at [B, M * total_maps, 3] and, unless refine_ptr is 0,

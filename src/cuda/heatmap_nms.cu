@@ -29,7 +29,7 @@ float threshold_f32(double t) noexcept {
   return static_cast<float>(t);
 }
 
-cudaError_t heatmap_nms_cuda(const void* heatmaps, MapDtype dtype, int64_t B, int64_t K, int64_t H,
+cudaError_t heatmap_nms_cuda(const void* heatmaps, const MapLayout& layout, MapDtype dtype, int64_t B, int64_t K, int64_t H,
                              int64_t W, double threshold, int64_t radius, int64_t max_candidates,
                              float* scores, int64_t* indices, int32_t* counts, int32_t* nan_count,
                              cudaStream_t stream) noexcept {
@@ -44,7 +44,8 @@ cudaError_t heatmap_nms_cuda(const void* heatmaps, MapDtype dtype, int64_t B, in
   const bool known = dispatch_map_dtype(static_cast<int>(dtype), [&](auto tag) {
     using T = decltype(tag);
     heatmap_nms_kernel<T><<<static_cast<unsigned int>(B * K), kNmsThreads, shmem, stream>>>(
-        static_cast<const T*>(heatmaps), static_cast<int>(H), static_cast<int>(W), thr, r,
+        static_cast<const T*>(heatmaps), layout.heat_b, layout.heat_k, static_cast<int>(K),
+        static_cast<int>(H), static_cast<int>(W), thr, r,
         static_cast<int>(max_candidates), capacity, scores, indices, counts, nan_count);
   });
   if (!known) return cudaErrorInvalidValue;

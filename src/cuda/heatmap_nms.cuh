@@ -17,8 +17,20 @@ constexpr int64_t kMaxCandidates = 4096;
 /// Element type of device maps.
 enum class MapDtype : int { kFloat32 = 0, kFloat16 = 1, kBFloat16 = 2 };
 
-/// Enqueues NMS of contiguous heatmaps [B, K, H, W] (float32, float16 or
-/// bfloat16, compared in float32) on `stream`.
+/// Where the kernels find each [H, W] map (contiguous itself) of their inputs:
+/// element strides of the batch and joint dimensions of the heatmaps, of the
+/// batch, joint and tag-dimension ones of the tags, of the batch, joint and
+/// component ones of the ORPM maps. The non-contiguous channel slices of one
+/// network output [B, K * (4 + D), H, W] are read in place this way.
+struct MapLayout {
+  long long heat_b, heat_k;
+  long long tag_b, tag_k, tag_d;
+  long long orpm_b, orpm_k, orpm_c;
+};
+
+/// Enqueues NMS of heatmaps [B, K, H, W] (float32, float16 or bfloat16,
+/// compared in float32; map (b, k) at b * layout.heat_b + k * layout.heat_k
+/// elements, each [H, W] map contiguous) on `stream`.
 ///
 /// Outputs (device memory, caller-allocated, fully written by the kernel):
 /// scores [B, K, M] float32 (the maps' values widened; 0 padding), indices
@@ -28,7 +40,7 @@ enum class MapDtype : int { kFloat32 = 0, kFloat16 = 1, kBFloat16 = 2 };
 /// torch does for `tensor > float`. Requires H*W <= 2^30, B*K < 2^31,
 /// 1 <= M <= kMaxCandidates, radius >= 0. No host synchronisation and no
 /// allocation. Returns the launch status.
-cudaError_t heatmap_nms_cuda(const void* heatmaps, MapDtype dtype, int64_t B, int64_t K, int64_t H,
+cudaError_t heatmap_nms_cuda(const void* heatmaps, const MapLayout& layout, MapDtype dtype, int64_t B, int64_t K, int64_t H,
                              int64_t W, double threshold, int64_t radius, int64_t max_candidates,
                              float* scores, int64_t* indices, int32_t* counts, int32_t* nan_count,
                              cudaStream_t stream) noexcept;

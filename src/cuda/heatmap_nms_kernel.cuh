@@ -9,6 +9,7 @@
 
 #include <cstdint>
 
+#include "heatmap_nms.cuh"
 #include "nms_block.cuh"
 
 namespace ssmp3d {
@@ -17,13 +18,15 @@ namespace {
 
 template <typename T>
 __global__ void __launch_bounds__(kNmsThreads)
-    heatmap_nms_kernel(const T* __restrict__ heat, int H, int W, float thr, int r, int M,
+    heatmap_nms_kernel(const T* __restrict__ heat, long long stride_b, long long stride_k, int K,
+                       int H, int W, float thr, int r, int M,
                        int capacity, float* __restrict__ scores, int64_t* __restrict__ indices,
                        int32_t* __restrict__ counts, int32_t* __restrict__ nan_count) {
   extern __shared__ unsigned long long keys[];  // [capacity]
   __shared__ NmsShared sh;
-  const long long slice = blockIdx.x;
-  const T* __restrict__ map = heat + slice * H * W;
+  const long long slice = blockIdx.x;  // b * K + k
+  const long long b = slice / K;
+  const T* __restrict__ map = heat + b * stride_b + (slice - b * K) * stride_k;
   bool has_nan = false;
   const unsigned int kept = block_nms(map, H, W, thr, r, M, static_cast<unsigned int>(capacity),
                                       keys, sh, &has_nan);

@@ -24,7 +24,7 @@ constexpr int64_t kMaxPixels = int64_t{1} << 30;
 }  // namespace
 
 cudaError_t nms_gather_cuda(const void* heatmaps, const void* tags, const void* orpm,
-                            MapDtype dtype, int64_t B, int64_t K, int64_t H, int64_t W, int64_t D,
+                            const MapLayout& layout, MapDtype dtype, int64_t B, int64_t K, int64_t H, int64_t W, int64_t D,
                             double threshold, int64_t radius, int64_t max_candidates,
                             const int32_t* gather_start, const int32_t* gather_maps,
                             int64_t total_maps, const GatherOutputs& out,
@@ -43,7 +43,7 @@ cudaError_t nms_gather_cuda(const void* heatmaps, const void* tags, const void* 
     using T = decltype(tag);
     nms_gather_kernel<T><<<static_cast<unsigned int>(B * K), kNmsThreads, shmem, stream>>>(
         static_cast<const T*>(heatmaps), static_cast<const T*>(tags), static_cast<const T*>(orpm),
-        static_cast<int>(K), static_cast<int>(H), static_cast<int>(W), static_cast<int>(D), thr, r,
+        layout, static_cast<int>(K), static_cast<int>(H), static_cast<int>(W), static_cast<int>(D), thr, r,
         static_cast<int>(max_candidates), capacity, gather_start, gather_maps,
         static_cast<int>(total_maps), out);
   });

@@ -40,12 +40,13 @@ struct GatherOutputs {
 /// border), on `stream`, with no host synchronisation.
 ///
 /// heatmaps [B, K, H, W], tags [B, K, D, H, W], orpm [B, K, 3, H, W]:
-/// contiguous device arrays of one MapDtype. gather_start [K + 1] and
+/// device arrays of one MapDtype whose [H, W] maps are contiguous, found
+/// through `layout` (heatmap_nms.cuh). gather_start [K + 1] and
 /// gather_maps [gather_start[K]] are int32 device arrays (map ids in [0, K)).
 /// Requirements as heatmap_nms_cuda, plus 1 <= D and M * gather_start[K] * 3
 /// < 2^31. Returns the launch status.
 cudaError_t nms_gather_cuda(const void* heatmaps, const void* tags, const void* orpm,
-                            MapDtype dtype, int64_t B, int64_t K, int64_t H, int64_t W, int64_t D,
+                            const MapLayout& layout, MapDtype dtype, int64_t B, int64_t K, int64_t H, int64_t W, int64_t D,
                             double threshold, int64_t radius, int64_t max_candidates,
                             const int32_t* gather_start, const int32_t* gather_maps,
                             int64_t total_maps, const GatherOutputs& out,

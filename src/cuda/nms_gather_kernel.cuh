@@ -17,7 +17,7 @@ namespace {
 template <typename T>
 __global__ void __launch_bounds__(kNmsThreads)
     nms_gather_kernel(const T* __restrict__ heat, const T* __restrict__ tags,
-                      const T* __restrict__ orpm, int K, int H, int W, int D, float thr, int r,
+                      const T* __restrict__ orpm, MapLayout L, int K, int H, int W, int D, float thr, int r,
                       int M, int capacity, const int32_t* __restrict__ gather_start,
                       const int32_t* __restrict__ gather_maps, int total_maps, GatherOutputs out) {
   extern __shared__ unsigned long long keys[];  // [capacity]
@@ -26,8 +26,7 @@ __global__ void __launch_bounds__(kNmsThreads)
   const long long slice = blockIdx.x;  // b * K + k
   const long long b = slice / K;
   const int k = static_cast<int>(slice - b * K);
-  const long long HW = static_cast<long long>(H) * W;
-  const T* __restrict__ map = heat + slice * HW;
+  const T* __restrict__ map = heat + b * L.heat_b + k * L.heat_k;
   if (threadIdx.x == 0) s_flags = 0;  // published by block_nms's first barrier
   bool has_nan = false;
   const unsigned int kept = block_nms(map, H, W, thr, r, M, static_cast<unsigned int>(capacity),
@@ -63,12 +62,12 @@ __global__ void __launch_bounds__(kNmsThreads)
   }
 
   // Tags: (rank, d) pairs.
-  const T* __restrict__ tag_k = tags + slice * D * HW;  // [D, H, W]
+  const T* __restrict__ tag_k = tags + b * L.tag_b + k * L.tag_k;  // [D, H, W], d stride L.tag_d
   for (int i = threadIdx.x; i < M * D; i += blockDim.x) {
     const int j = i / D, d = i - j * D;
     float v = 0.0f;
     if (static_cast<unsigned int>(j) < kept) {
-      v = load_f32(tag_k + d * HW + nms_key_index(keys[j]));
+      v = load_f32(tag_k + d * L.tag_d + nms_key_index(keys[j]));
       if (v != v) flags |= kFlagTagNaN;
     }
     out.tags_at[slice * M * D + i] = v;
@@ -76,7 +75,7 @@ __global__ void __launch_bounds__(kNmsThreads)
 
   // ORPM: (rank, list entry, channel) triples of this joint's gather list.
   const int start = gather_start[k], len = gather_start[k + 1] - start;
-  const T* __restrict__ orpm_b = orpm + b * K * 3 * HW;  // [K, 3, H, W]
+  const T* __restrict__ orpm_b = orpm + b * L.orpm_b;  // [K, 3, H, W] through L.orpm_k, L.orpm_c
   float* __restrict__ dst = out.orpm_at + (b * static_cast<long long>(M) * total_maps +
                                            static_cast<long long>(start) * M) * 3;
   for (int i = threadIdx.x; i < M * len * 3; i += blockDim.x) {
@@ -84,7 +83,7 @@ __global__ void __launch_bounds__(kNmsThreads)
     float v = 0.0f;
     if (static_cast<unsigned int>(j) < kept) {
       const int m = gather_maps[start + s];
-      v = load_f32(orpm_b + (static_cast<long long>(m) * 3 + c) * HW + nms_key_index(keys[j]));
+      v = load_f32(orpm_b + m * L.orpm_k + c * L.orpm_c + nms_key_index(keys[j]));
       if (v != v) flags |= kFlagOrpmNaN;
     }
     dst[i] = v;

@@ -185,6 +185,31 @@ void run_case(const Case& c, const std::string& name, Rng& rng, Report& rep) {
   fill(BK * D * HW, rng, side_value, tags, tags_w);
   fill(BK * 3 * HW, rng, side_value, orpm, orpm_w);
 
+  // Half of the cases (by size parity) hand the kernels the three inputs as
+  // channel slices of one network-output-like buffer [B, K * (4 + D) + 1, H, W]
+  // whose extra map per image is all NaN: read through MapLayout strides,
+  // the results must not change and the NaN map must never be read.
+  const T* kh = heat.data();
+  const T* kt = tags.data();
+  const T* ko = orpm.data();
+  MapLayout L{K * HW, HW, K * D * HW, D * HW, HW, K * 3 * HW, 3 * HW, HW};
+  std::vector<T> packed;
+  if ((H + W) % 2 == 1) {
+    const int64_t bs = (K * (4 + D) + 1) * HW;
+    packed.assign(B * bs, narrow<T>(kNaN));
+    for (int64_t b = 0; b < B; ++b) {
+      std::copy(heat.begin() + b * K * HW, heat.begin() + (b + 1) * K * HW, packed.begin() + b * bs);
+      std::copy(tags.begin() + b * K * D * HW, tags.begin() + (b + 1) * K * D * HW,
+                packed.begin() + b * bs + K * HW);
+      std::copy(orpm.begin() + b * K * 3 * HW, orpm.begin() + (b + 1) * K * 3 * HW,
+                packed.begin() + b * bs + K * (1 + D) * HW);
+    }
+    kh = packed.data();
+    kt = kh + K * HW;
+    ko = kh + K * (1 + D) * HW;
+    L = MapLayout{bs, HW, bs, D * HW, HW, bs, 3 * HW, HW};
+  }
+
   const float thr = ssmp3d::threshold_as<float>(c.thr);
   const int r = clamp_radius(c.radius, H, W);
   const int capacity = nms_capacity(M);
@@ -222,8 +247,8 @@ void run_case(const Case& c, const std::string& name, Rng& rng, Report& rep) {
   std::vector<int32_t> kc(BK, -7);
   int32_t knan = 0;
   emu::launch(static_cast<unsigned>(BK), kNmsThreads, [&] {
-    heatmap_nms_kernel<T>(heat.data(), H, W, thr, r, M, capacity, ks.data(), ki.data(), kc.data(),
-                          &knan);
+    heatmap_nms_kernel<T>(kh, L.heat_b, L.heat_k, static_cast<int>(K), H, W, thr, r, M, capacity,
+                          ks.data(), ki.data(), kc.data(), &knan);
   }, poison);
   rep.check(name, "nms.scores", ks, cs);
   rep.check(name, "nms.indices", ki, ci);
@@ -284,7 +309,7 @@ void run_case(const Case& c, const std::string& name, Rng& rng, Report& rep) {
   GatherOutputs out{kgs.data(), kgi.data(), kgc.data(), kgf.data(), kgt.data(),
                     T_ ? kgo.data() : nullptr, with_refine ? kref.data() : nullptr};
   emu::launch(static_cast<unsigned>(BK), kNmsThreads, [&] {
-    nms_gather_kernel<T>(heat.data(), tags.data(), orpm.data(), K, H, W, D, thr, r, M, capacity,
+    nms_gather_kernel<T>(kh, kt, ko, L, K, H, W, D, thr, r, M, capacity,
                          start.data(), maps.data(), T_, out);
   }, poison);
   rep.check(name, "gather.scores", kgs, cs);

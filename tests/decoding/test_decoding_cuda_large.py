@@ -68,6 +68,24 @@ def test_network_output_views_equal_cpu(dtype, channels_last):
     assert_same(decode(views.heatmaps.cpu(), views.tags.cpu(), None, backend="cpu"), got2d)
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_network_output_views_are_read_in_place(dtype):
+    """Decoding the views allocates nothing near the size of the maps: the kernel reads them
+    through their strides (MapLayout), no contiguous copy is made."""
+    rng = np.random.default_rng(51)
+    pred = network_output(rng, 32, 128, 128, dtype)
+    views = split_prediction(pred, K, D)
+    decode(*views, backend="cuda")  # warm-up: gather lists, allocator
+    torch.cuda.synchronize()
+    torch.cuda.reset_peak_memory_stats()
+    before = torch.cuda.memory_allocated()
+    decode(*views, backend="cuda")
+    torch.cuda.synchronize()
+    extra = torch.cuda.max_memory_allocated() - before
+    heat_bytes = views.heatmaps.numel() * views.heatmaps.element_size()
+    assert extra < heat_bytes / 2, f"{extra} bytes allocated while decoding {heat_bytes} bytes of heatmaps"
+
+
 @pytest.mark.parametrize("radius", [0, 1])
 def test_max_candidates_4096(radius):
     rng = np.random.default_rng(60 + radius)

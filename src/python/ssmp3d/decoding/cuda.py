@@ -32,7 +32,7 @@ import numpy as np
 import torch
 
 from ..geometry import MapTransform
-from ..ops import _args, _cuda, _device_cache
+from ..ops import _cuda, _device_cache, _maps
 from ..ops._ext import load_cpu, load_cuda
 from ..ops.readout import skeleton_table
 from ..skeleton import Skeleton
@@ -194,8 +194,10 @@ def launch_gather(hm: torch.Tensor, tg: torch.Tensor, om: torch.Tensor | None, c
     dtype = hm.dtype if len(dtypes) == 1 and hm.dtype in _cuda.MAP_DTYPES else torch.float32
     b, k, h, w = hm.shape
     d = 1 if tg.dim() == 4 else tg.shape[2]
-    hm, tg = (_args.resolve(x).to(dtype).contiguous() for x in (hm, tg))
-    om = hm if om is None else _args.resolve(om).to(dtype).contiguous()  # never read when the lists are empty
+    hm, tg = (_maps.device_maps(x, dtype) for x in (hm, tg))  # views with contiguous maps: read in place
+    om = None if om is None else _maps.device_maps(om, dtype)
+    strides = _maps.layout_strides(hm, tg, om)
+    om = hm if om is None else om  # never read when the lists are empty
     m, t = config.max_candidates, lists.total
     size, layout = table_layout(b, k, m, d, t)
     with _cuda.on_device(device) as stream:
@@ -204,7 +206,7 @@ def launch_gather(hm: torch.Tensor, tg: torch.Tensor, om: torch.Tensor | None, c
         base = dev_buf.data_ptr()
         sec = [base + layout[name][2] for name in _SECTIONS]
         load_cuda().nms_gather_cuda(
-            hm.data_ptr(), tg.data_ptr(), om.data_ptr(), _cuda.dtype_code(dtype), b, k, h, w, d,
+            hm.data_ptr(), tg.data_ptr(), om.data_ptr(), strides, _cuda.dtype_code(dtype), b, k, h, w, d,
             config.det_threshold, config.nms_radius, m, dev_lists, dev_lists + 4 * (k + 1),
             t, *sec, stream)
     return dev_buf, d

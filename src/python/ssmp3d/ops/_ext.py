@@ -17,7 +17,7 @@ import importlib
 from types import ModuleType
 
 #: Version of the raw-pointer interface these Python wrappers expect.
-ABI_VERSION = 5
+ABI_VERSION = 6
 
 _BUILD_HINT = (
     "build it with `pip install .` (or, for a development tree, "

@@ -18,7 +18,7 @@ import torch
 
 from . import _args
 
-__all__ = ["element_strides", "float32_maps", "in_place", "maps_contiguous"]
+__all__ = ["device_maps", "element_strides", "float32_maps", "in_place", "layout_strides", "maps_contiguous"]
 
 
 def maps_contiguous(shape: tuple[int, ...], strides: tuple[int, ...]) -> bool:
@@ -71,3 +71,19 @@ def float32_maps(x: torch.Tensor | np.ndarray) -> tuple[object, int, tuple[int, 
         with np.errstate(over="ignore", invalid="ignore"):
             x = np.ascontiguousarray(x, dtype=np.float32)
     return x, x.ctypes.data, element_strides(x)  # type: ignore[return-value]
+
+
+def device_maps(x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """``x`` (a CUDA tensor ``[..., H, W]``) as ``dtype`` maps the kernels read in place: no copy
+    when it already has that dtype and contiguous ``[H, W]`` maps (its bits resolved first)."""
+    x = _args.resolve(x).to(dtype)
+    return x if maps_contiguous(tuple(x.shape), x.stride()) else x.contiguous()
+
+
+def layout_strides(hm: torch.Tensor, tg: torch.Tensor, om: torch.Tensor | None) -> tuple[int, ...]:
+    """The 8 element strides of the kernels' ``MapLayout``: heatmaps ``[B, K, H, W]`` (batch,
+    joint), tags ``[B, K, D, H, W]`` or ``[B, K, H, W]`` (batch, joint, d), ORPM ``[B, K, 3, H, W]``
+    (batch, joint, component; zeros for None)."""
+    hs, ts = hm.stride(), tg.stride()
+    os_ = om.stride() if om is not None else (0, 0, 0)
+    return (hs[0], hs[1], ts[0], ts[1], ts[2] if tg.dim() == 5 else 0, os_[0], os_[1], os_[2])

@@ -131,7 +131,7 @@ def _run_cpu(x: torch.Tensor, thr: float, r: int, m: int, num_threads: int) -> N
 
 
 def _run_cuda(x: torch.Tensor, thr: float, r: int, m: int) -> NmsResult:
-    """``x``: contiguous CUDA float32/float16/bfloat16 ``[B, K, H, W]``; runs on the device's
+    """``x``: CUDA float32/float16/bfloat16 ``[B, K, H, W]`` with contiguous ``[H, W]`` maps; runs on the device's
     current stream; float32 scores (the values widened)."""
     ext = load_cuda()
     b, k, h, w = x.shape
@@ -141,7 +141,8 @@ def _run_cuda(x: torch.Tensor, thr: float, r: int, m: int) -> NmsResult:
         indices = torch.empty((b, k, m), dtype=torch.int64, device=dev)
         counts = torch.empty((b, k), dtype=torch.int32, device=dev)
         nan = torch.zeros(1, dtype=torch.int32, device=dev)
-        ext.heatmap_nms_cuda(x.data_ptr(), _cuda.dtype_code(x.dtype), b, k, h, w, thr, r, m, scores.data_ptr(), indices.data_ptr(),
+        ext.heatmap_nms_cuda(x.data_ptr(), (x.stride(0), x.stride(1), 0, 0, 0, 0, 0, 0), _cuda.dtype_code(x.dtype),
+                             b, k, h, w, thr, r, m, scores.data_ptr(), indices.data_ptr(),
                              counts.data_ptr(), nan.data_ptr(), stream)
     _cuda.raise_if_flagged(nan, ValueError, f"heatmaps: contains NaN (in {{}} of the {b * k} maps)")
     return scores, indices, counts
@@ -153,8 +154,8 @@ def _nms_tensor(x: torch.Tensor, thr: float, r: int, m: int, num_threads: int) -
     x = _args.resolve(x)  # a negative-bit view holds the negated values in memory
     if x.dtype in _UPCAST and x.device.type == "cpu":
         x = x.to(torch.float32)  # the CUDA kernel reads float16 / bfloat16 maps directly
-    if x.device.type != "cpu" or not _maps.maps_contiguous(tuple(x.shape), x.stride()):
-        x = x.contiguous()
+    if not _maps.maps_contiguous(tuple(x.shape), x.stride()):
+        x = x.contiguous()  # both devices read batch and joint strides; each map must be contiguous
     if x.device.type == "cpu":
         scores, indices, counts = _run_cpu(x, thr, r, m, num_threads)
     elif x.dtype == torch.float64:

@@ -92,8 +92,9 @@ def _run(hm: np.ndarray, tg: np.ndarray, om: np.ndarray, thr: float, r: int, m: 
 
 
 def _check_cuda(heatmaps: torch.Tensor, tags, orpm, threshold, radius, max_candidates):
-    """Checks CUDA inputs; returns them contiguous ``[B, K, H, W]``, ``[B, K, D, H, W]``,
-    ``[B, K, 3, H, W]`` of one dtype the kernel reads, and the parameters."""
+    """Checks CUDA inputs; returns them as ``[B, K, H, W]``, ``[B, K, D, H, W]``,
+    ``[B, K, 3, H, W]`` of one dtype the kernel reads, each ``[H, W]`` map contiguous (views of a
+    network output are kept as they are: :func:`ssmp3d.ops._maps.device_maps`), and the parameters."""
     thr = _args.real("threshold", threshold)
     r = _args.integer("radius", radius, 0, MAX_RADIUS)
     m = _args.integer("max_candidates", max_candidates, 1, MAX_CANDIDATES)
@@ -119,9 +120,10 @@ def _check_cuda(heatmaps: torch.Tensor, tags, orpm, threshold, radius, max_candi
                          f"got {list(orpm.shape)}")
     dtypes = {heatmaps.dtype, tg.dtype, orpm.dtype}
     dtype = heatmaps.dtype if len(dtypes) == 1 and heatmaps.dtype in _cuda.MAP_DTYPES else torch.float32
-    copies = sum(_budget.copy_bytes(x, dtype.itemsize) for x in (heatmaps, tg, orpm))
+    copies = sum(_budget.copy_bytes(x, dtype.itemsize) for x in (heatmaps, tg, orpm)
+                 if not (x.dtype == dtype and _maps.maps_contiguous(tuple(x.shape), x.stride())))
     _check_budget(b, k, m, tg.shape[2], copies + 4 * k * k)
-    hm, tg, om = (_args.resolve(x).to(dtype).contiguous() for x in (heatmaps, tg, orpm))
+    hm, tg, om = (_maps.device_maps(x, dtype) for x in (heatmaps, tg, orpm))
     return hm, tg, om, thr, r, m
 
 
@@ -144,7 +146,8 @@ def _run_cuda(hm: torch.Tensor, tg: torch.Tensor, om: torch.Tensor, thr: float, 
         tags_at = torch.empty((b, k, m, d), dtype=torch.float32, device=dev)
         orpm_at = torch.empty((b, k, m, k, 3), dtype=torch.float32, device=dev)
         load_cuda().nms_gather_cuda(
-            hm.data_ptr(), tg.data_ptr(), om.data_ptr(), _cuda.dtype_code(hm.dtype), b, k, h, w, d, thr, r, m,
+            hm.data_ptr(), tg.data_ptr(), om.data_ptr(), _maps.layout_strides(hm, tg, om), _cuda.dtype_code(hm.dtype),
+            b, k, h, w, d, thr, r, m,
             lists, lists + 4 * (k + 1), k * k, scores.data_ptr(), indices.data_ptr(),
             counts.data_ptr(), flags.data_ptr(), tags_at.data_ptr(), orpm_at.data_ptr(), 0, stream)
     if not _cuda.capturing(dev):
