@@ -105,8 +105,13 @@ def test_usable_cuda_is_listed(fake_cuda):
 
 
 def test_conftest_skip_reason_is_the_same(fake_cuda):
-    import conftest
+    # By path: with tests/fuzz/conftest.py also loaded, "import conftest" may name that one.
+    import importlib.util
+    from pathlib import Path
 
+    spec = importlib.util.spec_from_file_location("tests_root_conftest", Path(__file__).parents[1] / "conftest.py")
+    conftest = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(conftest)
     fake_cuda(types.SimpleNamespace(device_status=lambda: (0, OLD_DRIVER)))
     assert conftest._cuda_skip_reason() == _ext.cuda_unavailable_reason()
 
