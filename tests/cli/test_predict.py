@@ -25,6 +25,8 @@ def test_image_folder_and_video(tmp_path, tiny_checkpoint, capsys):
     assert main(_args(image, tmp_path / "o1", tiny_checkpoint, "--det-threshold", "-1", "--json")) == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["frames"] == 1 and summary["people"] > 0 and summary["joints"][0] == "neck"
+    assert summary["threads"] == "adaptive" and summary["pipeline"] is True
+    assert sum(summary["batches_per_thread_count"].values()) == 1
     line = json.loads((tmp_path / "o1" / "predictions.jsonl").read_text())
     assert line["source"] == str(image) and (line["width"], line["height"]) == (80, 50)
 

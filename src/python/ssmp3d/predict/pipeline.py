@@ -176,7 +176,8 @@ def run_predict(path: str | os.PathLike, out_dir: str | os.PathLike, predictor: 
         ``kind``, ``frames`` (predicted), ``people``, ``bad`` (list of
         ``{"source", "frame", "error"}``), ``interrupted`` (None, or the
         signal that stopped the job), ``every``, ``max_frames``, file paths,
-        the checkpoint, device, backend, skeleton and joint names,
+        the checkpoint, device, backend, skeleton and joint names, ``threads``
+        (``"adaptive"`` or the fixed count), ``batches_per_thread_count``, ``pipeline``,
         ``world_size``, ``seconds``, ``frames_per_second``. Ranks other than
         0 return only their part's counts.
 
@@ -253,6 +254,14 @@ def run_predict(path: str | os.PathLike, out_dir: str | os.PathLike, predictor: 
     return summary
 
 
+def _count_batches(predictor: Predictor) -> dict[str, int]:
+    """How many batches ran at each torch thread count (``{"2": 30, "1": 4}``)."""
+    counts: dict[str, int] = {}
+    for n, _ in predictor.thread_tuner.history:
+        counts[str(n)] = counts.get(str(n), 0) + 1
+    return counts
+
+
 def _summary(spec, out: Path, predictions: Path, predictor: Predictor, options: PredictOptions, shard: Shard,
              written: int, bad: list[dict], overlay: Path | None, interrupted: str | None, seconds: float) -> dict:
     with open(predictions, encoding="utf-8") as f:
@@ -267,6 +276,8 @@ def _summary(spec, out: Path, predictions: Path, predictor: Predictor, options: 
         "checkpoint": str(predictor.checkpoint_path), "step": predictor.step, "device": str(predictor.device),
         "backend": predictor.backend, "decode_config": predictor.decode_config.to_dict(),
         "batch_size": predictor.batch_size, "input_size": predictor.input_size, "skeleton": predictor.skeleton.name,
+        "threads": "adaptive" if predictor.thread_tuner.adaptive else predictor.thread_tuner.fixed,
+        "batches_per_thread_count": _count_batches(predictor), "pipeline": predictor.pipeline,
         "joints": list(predictor.skeleton.joints), "world_size": shard.world_size, "seconds": seconds,
         "frames_per_second": written / seconds if seconds > 0 else 0.0,
     }
