@@ -62,6 +62,7 @@ def test_bench_json():
     (("predict", "x.png", "--out", "o", "--threads", "0"), "--threads"),
     (("eval", "--threads", "-1"), "--threads"),
     (("train", "--out", "o", "--threads", "0"), "--threads"),
+    (("train", "--out", "o", "--orpm-weight", "-1"), "orpm_weight"),
     (("demo", "--threads", "0"), "--threads"),
 ])
 def test_bad_input_exits_2_with_one_line(args, needle):

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
-from dataclasses import asdict
+from dataclasses import asdict, replace
 
 from ..model import HourglassConfig
 from ..train.config import AMP_MODES, DATASET_JOINTS, DATASETS, TrainConfig
+from ..train.losses import LossConfig
 from ..train.schedule import SCHEDULES
 from ..train.trainer import train
 from .progress import progress_bar
@@ -37,6 +38,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
                    help="learning-rate schedule: short (warm-up, base rate for 3/4 of the run, cosine decay; "
                         "default) or paper (its milestones scaled to --steps)")
     p.add_argument("--orpm-radius", type=int, default=2, help="ORPM target disc radius in map pixels (default 2)")
+    p.add_argument("--orpm-weight", type=float, default=None,
+                   help=f"weight of the ORPM loss term (default {LossConfig().orpm_weight:g})")
     p.add_argument("--init-weights", default=None,
                    help="warm start: a checkpoint whose tensors of equal name and shape initialise a fresh run")
     p.add_argument("--steps", type=int, default=1000, help="optimizer steps (default 1000)")
@@ -57,6 +60,13 @@ def add_parser(sub) -> argparse.ArgumentParser:
     return p
 
 
+def _loss_config(args: argparse.Namespace) -> LossConfig:
+    """The default loss weights, with ``--orpm-weight`` over them."""
+    if args.orpm_weight is None:
+        return LossConfig()
+    return replace(LossConfig(), orpm_weight=args.orpm_weight)
+
+
 def run(args: argparse.Namespace) -> tuple[dict, str]:
     """Runs the command; returns (JSON object, human text)."""
     apply_threads(args)
@@ -70,7 +80,7 @@ def run(args: argparse.Namespace) -> tuple[dict, str]:
                          max_people=args.max_people, augment=not args.no_augment, workers=args.workers,
                          checkpoint_every=args.checkpoint_every, eval_every=args.eval_every,
                          eval_scenes=args.eval_scenes, dataset=args.dataset, root=root, every=args.every,
-                         schedule=args.schedule, orpm_radius=args.orpm_radius,
+                         schedule=args.schedule, orpm_radius=args.orpm_radius, loss=_loss_config(args),
                          init_weights=None if args.init_weights is None else str(args.init_weights))
     from pathlib import Path
 
