@@ -12,8 +12,12 @@
 // get the exact window test (a straight 8-neighbour compare for r = 1 away
 // from the border) and peaks go, in increasing flat index order, into a
 // bounded top-M collector: sorted insertion for small M, a heap otherwise.
+// float32 maps at r = 1 on a CPU with AVX2 (checked at run time) scan their
+// interior rows 8 pixels per vector (nms_row_avx2.h); the SSE2 path serves
+// the others (SSMP3D_NO_AVX2=1 forces it, for tests).
 #include "heatmap_nms.h"
 
+#include "nms_row_avx2.h"
 #include "parallel.h"
 
 #include <algorithm>
@@ -220,9 +224,42 @@ inline int peaks_r1_interior4(const float* row, int64_t W, int64_t x, __m128 thr
 }
 #endif
 
+// The scalar exact test of pixel (y, x): pushes it if it is a peak, counts it if NaN.
+template <typename T, typename TopM>
+inline void test_pixel(const T* map, int64_t H, int64_t W, int64_t y, int64_t x, T thr, int64_t r,
+                       TopM& top, int64_t& nan_count) {
+  const T v = map[y * W + x];
+  if (!(v > thr)) {
+    nan_count += (v != v);
+    return;
+  }
+  const bool peak = (r == 1 && y > 0 && y < H - 1 && x > 0 && x < W - 1)
+                        ? is_peak_r1_interior(map + y * W, W, x, v)
+                        : is_peak_window(map, H, W, y, x, r, v);
+  if (peak) top.push(v, y * W + x);
+}
+
 template <typename T, typename TopM>
 void scan_slice(const T* map, int64_t H, int64_t W, T thr, int64_t r, TopM& top,
                 int64_t& nan_count) {
+#if defined(SSMP3D_HAVE_AVX2_SCAN)
+  // Radius 1 on an AVX2 CPU: interior rows 8 pixels per vector (nms_row_avx2.h).
+  if constexpr (std::is_same<T, float>::value) {
+    if (r == 1 && H >= 3 && cpu_has_avx2()) {
+      int64_t y = 0;
+      auto other = [&](int64_t x) { test_pixel(map, H, W, y, x, thr, r, top, nan_count); };
+      for (int64_t x = 0; x < W; ++x) other(x);
+      for (y = 1; y < H - 1; ++y) {
+        const float* row = map + y * W;
+        const int64_t base = y * W;
+        auto push = [&](int64_t x) { top.push(row[x], base + x); };
+        scan_row_r1_avx2(row, W, thr, push, other, nan_count);
+      }
+      for (int64_t x = 0; x < W; ++x) other(x);  // y = H - 1
+      return;
+    }
+  }
+#endif
   for (int64_t y = 0; y < H; ++y) {
     const T* row = map + y * W;
     const bool r1_row = (r == 1) && y > 0 && y < H - 1;
@@ -249,16 +286,7 @@ void scan_slice(const T* map, int64_t H, int64_t W, T thr, int64_t r, TopM& top,
         }
       }
 #endif
-      for (; x < end; ++x) {
-        const T v = row[x];
-        if (!(v > thr)) {
-          nan_count += (v != v);
-          continue;
-        }
-        const bool peak = (r1_row && x > 0 && x < W - 1) ? is_peak_r1_interior(row, W, x, v)
-                                                          : is_peak_window(map, H, W, y, x, r, v);
-        if (peak) top.push(v, y * W + x);
-      }
+      for (; x < end; ++x) test_pixel(map, H, W, y, x, thr, r, top, nan_count);
     }
   }
 }

@@ -1,0 +1,111 @@
+// AVX2 scan of one interior row of a float32 map for heatmap NMS at radius 1
+// (heatmap_nms.cpp). Internal header: include only from heatmap_nms.cpp.
+//
+// Work split: one call per row, on the calling thread; 8 pixels per AVX2
+// vector. Row y must have rows y - 1 and y + 1 (0 < y < H - 1). Pixels 1 ..
+// W - 2 are tested 16 at a time: a chunk with no pixel above the threshold
+// and no NaN is skipped after two compares; otherwise the exact 8-neighbour
+// test runs on 8 lanes at once; the few pixels left before W - 1 are one more
+// vector ending at W - 2, its lanes already seen masked off. Pixels 0 and
+// W - 1 (and all pixels of rows narrower than 10) go to `other(x)`, the
+// caller's scalar test. Peaks reach
+// `push(x)` and `other` in increasing x, so the caller's top-M sees the
+// pixels in raster order, as the scalar scan does.
+//
+// Exactness: every lane compare is the scalar one. _CMP_GT_OQ, _CMP_LT_OQ
+// and _CMP_LE_OQ are false on NaN like C's >, < and <=, so a NaN pixel is
+// never a peak and a NaN neighbour rejects the pixel; NaN pixels are counted
+// with _CMP_UNORD_Q (v != v).
+#pragma once
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define SSMP3D_HAVE_AVX2_SCAN 1
+#include <immintrin.h>
+
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+
+namespace ssmp3d {
+
+/// Whether the AVX2 scan runs: the CPU has AVX2 and the environment variable
+/// SSMP3D_NO_AVX2 is unset or "0" (read once, at the first scan; it lets the
+/// tests check the SSE2 path on an AVX2 machine).
+inline bool cpu_has_avx2() noexcept {
+  static const bool use = [] {
+    const char* off = std::getenv("SSMP3D_NO_AVX2");
+    return __builtin_cpu_supports("avx2") && !(off && *off && std::strcmp(off, "0") != 0);
+  }();
+  return use;
+}
+
+/// Peak bits of the 8 pixels row[x .. x + 7] (1 <= x, x + 8 < W): bit i set
+/// iff pixel x + i is above `thr` and passes the exact r = 1 window test.
+__attribute__((target("avx2"))) inline unsigned peaks8_avx2(const float* row, int64_t W, int64_t x,
+                                                            __m256 v, __m256 thr) {
+  const float* up = row - W + x;
+  const float* dn = row + W + x;
+  __m256 m = _mm256_cmp_ps(v, thr, _CMP_GT_OQ);
+  m = _mm256_and_ps(m, _mm256_cmp_ps(_mm256_loadu_ps(up - 1), v, _CMP_LT_OQ));
+  m = _mm256_and_ps(m, _mm256_cmp_ps(_mm256_loadu_ps(up), v, _CMP_LT_OQ));
+  m = _mm256_and_ps(m, _mm256_cmp_ps(_mm256_loadu_ps(up + 1), v, _CMP_LT_OQ));
+  m = _mm256_and_ps(m, _mm256_cmp_ps(_mm256_loadu_ps(row + x - 1), v, _CMP_LT_OQ));
+  m = _mm256_and_ps(m, _mm256_cmp_ps(_mm256_loadu_ps(row + x + 1), v, _CMP_LE_OQ));
+  m = _mm256_and_ps(m, _mm256_cmp_ps(_mm256_loadu_ps(dn - 1), v, _CMP_LE_OQ));
+  m = _mm256_and_ps(m, _mm256_cmp_ps(_mm256_loadu_ps(dn), v, _CMP_LE_OQ));
+  m = _mm256_and_ps(m, _mm256_cmp_ps(_mm256_loadu_ps(dn + 1), v, _CMP_LE_OQ));
+  return static_cast<unsigned>(_mm256_movemask_ps(m));
+}
+
+/// Exact test of the 8 pixels at x, lanes in `keep` only: peaks to push in
+/// increasing x, NaNs counted.
+template <typename Push>
+__attribute__((target("avx2"))) inline void look8_avx2(const float* row, int64_t W, int64_t x, __m256 v,
+                                                       __m256 thr, unsigned keep, Push& push, int64_t& nans) {
+  const unsigned nan_bits = keep & static_cast<unsigned>(_mm256_movemask_ps(_mm256_cmp_ps(v, v, _CMP_UNORD_Q)));
+  if (nan_bits) nans += __builtin_popcount(nan_bits);
+  for (unsigned bits = keep & peaks8_avx2(row, W, x, v, thr); bits; bits &= bits - 1)
+    push(x + __builtin_ctz(bits));
+}
+
+/// Lanes of v above thr or NaN (!(v <= thr)): the ones that need a look.
+__attribute__((target("avx2"))) inline unsigned need_look8(__m256 v, __m256 thr) {
+  return static_cast<unsigned>(_mm256_movemask_ps(_mm256_cmp_ps(v, thr, _CMP_NLE_UQ)));
+}
+
+/// Scans interior row `row` (see the file comment). `push(x)` records pixel x
+/// as a peak; `other(x)` tests pixel x the scalar way (and counts its NaN).
+template <typename Push, typename Other>
+__attribute__((target("avx2"))) void scan_row_r1_avx2(const float* row, int64_t W, float threshold,
+                                                      Push& push, Other& other, int64_t& nans) {
+  const __m256 thr = _mm256_set1_ps(threshold);
+  other(0);
+  int64_t x = 1;
+  for (; x + 16 < W; x += 16) {  // pixels x .. x + 15 and their right neighbours exist
+    const __m256 a = _mm256_loadu_ps(row + x);
+    const __m256 b = _mm256_loadu_ps(row + x + 8);
+    const unsigned la = need_look8(a, thr), lb = need_look8(b, thr);
+    if ((la | lb) == 0) continue;
+    if (la) look8_avx2(row, W, x, a, thr, 0xFFu, push, nans);
+    if (lb) look8_avx2(row, W, x + 8, b, thr, 0xFFu, push, nans);
+  }
+  if (x + 8 < W) {
+    const __m256 a = _mm256_loadu_ps(row + x);
+    if (need_look8(a, thr)) look8_avx2(row, W, x, a, thr, 0xFFu, push, nans);
+    x += 8;
+  }
+  // The rest of pixels 1 .. W - 2 (at most 7): one vector ending at W - 2,
+  // the lanes before x (1 to 7 of them) masked off.
+  if (x < W - 1 && W >= 10) {
+    const int64_t xs = W - 9;
+    const unsigned keep = 0xFFu & (0xFFu << (x - xs));
+    const __m256 a = _mm256_loadu_ps(row + xs);
+    if (need_look8(a, thr) & keep) look8_avx2(row, W, xs, a, thr, keep, push, nans);
+    x = W - 1;
+  }
+  for (; x < W; ++x) other(x);
+}
+
+}  // namespace ssmp3d
+
+#endif
