@@ -26,6 +26,8 @@ inline double pixel_dist(const double* a, const double* b) {
 }
 
 // Largest dist(j, parent j) / path[j, parent j] over the person's grouped pairs, 0 if none.
+// (A maximum of the same values in any order is the same double: joins update it
+// with the new joint's pairs only, person_scale_with.)
 double person_scale(const AssignPeople& P, int64_t q, int64_t K, const TreeTables& tree) {
   const int32_t* row = P.rows.data() + q * K;
   const double* pos = P.pos.data() + q * K * 2;
@@ -38,6 +40,42 @@ double person_scale(const AssignPeople& P, int64_t q, int64_t K, const TreeTable
   return best;
 }
 
+// person_scale of person q after joint k joined it, from its scale before:
+// only the pairs (k, parent k) and (child c, k) are new.
+double person_scale_with(const AssignPeople& P, int64_t q, int64_t k, int64_t K, const TreeTables& tree,
+                         const AssignScratch& s) {
+  const int32_t* row = P.rows.data() + q * K;
+  const double* pos = P.pos.data() + q * K * 2;
+  double best = P.scale[q];
+  const int64_t p = tree.parents[k];
+  if (p >= 0 && row[p] >= 0) best = std::max(best, pixel_dist(pos + 2 * k, pos + 2 * p) / tree.path[k * K + p]);
+  for (int32_t i = s.child_start[k]; i < s.child_start[k + 1]; ++i) {
+    const int64_t c = s.children[i];
+    if (row[c] >= 0) best = std::max(best, pixel_dist(pos + 2 * c, pos + 2 * k) / tree.path[c * K + k]);
+  }
+  return best;
+}
+
+// Per image: children lists of the tree, and for each joint type k the joints in
+// order of (path[j, k], j): a person's anchor for k is the first one it has.
+void tree_orders(int64_t K, const TreeTables& tree, AssignScratch& s) {
+  s.child_start.assign(K + 1, 0);
+  for (int64_t j = 0; j < K; ++j)
+    if (tree.parents[j] >= 0) ++s.child_start[tree.parents[j] + 1];
+  for (int64_t k = 0; k < K; ++k) s.child_start[k + 1] += s.child_start[k];
+  s.children.resize(s.child_start[K]);
+  std::vector<int32_t>& fill = s.cols;  // write cursors (cols is free until the first assignment)
+  fill.assign(s.child_start.begin(), s.child_start.end() - 1);
+  for (int64_t j = 0; j < K; ++j)
+    if (tree.parents[j] >= 0) s.children[fill[tree.parents[j]]++] = static_cast<int32_t>(j);
+  s.near.resize(K * K);
+  for (int64_t k = 0; k < K; ++k) {
+    int32_t* order = s.near.data() + k * K;
+    for (int64_t j = 0; j < K; ++j) order[j] = static_cast<int32_t>(j);
+    std::stable_sort(order, order + K, [&](int32_t a, int32_t b) { return tree.path[a * K + k] < tree.path[b * K + k]; });
+  }
+}
+
 // Step 1: the image's scale prior s0.
 double scale_prior(int64_t K, int64_t M, const TreeTables& tree, const int32_t* counts,
                    AssignScratch& s) {
@@ -46,10 +84,16 @@ double scale_prior(int64_t K, int64_t M, const TreeTables& tree, const int32_t* 
     const int64_t p = tree.parents[k];
     if (p < 0 || counts[k] == 0 || counts[p] == 0) continue;
     for (int64_t i = 0; i < counts[k]; ++i) {
-      double nearest = kInf;
-      for (int64_t j = 0; j < counts[p]; ++j)
-        nearest = std::min(nearest, pixel_dist(&s.xy[2 * (k * M + i)], &s.xy[2 * (p * M + j)]));
-      s.prior.push_back(nearest / tree.path[k * K + p]);
+      // sqrt is correctly rounded and monotone, so the square root of the
+      // smallest squared distance is the smallest distance, bit for bit.
+      const double* a = &s.xy[2 * (k * M + i)];
+      double nearest2 = kInf;
+      for (int64_t j = 0; j < counts[p]; ++j) {
+        const double* b = &s.xy[2 * (p * M + j)];
+        const double dx = a[0] - b[0], dy = a[1] - b[1];
+        nearest2 = std::min(nearest2, dx * dx + dy * dy);
+      }
+      s.prior.push_back(std::sqrt(nearest2) / tree.path[k * K + p]);
     }
   }
   if (s.prior.empty()) return 0.0;
@@ -233,6 +277,7 @@ void group_by_assignment(int64_t K, int64_t M, int64_t D, int64_t W, const TreeT
       s.xy[2 * (k * M + r) + 1] = static_cast<double>(f / W);
     }
   const double s0 = w > 0 ? scale_prior(K, M, tree, counts, s) : 0.0;
+  tree_orders(K, tree, s);
 
   for (int64_t oi = 0; oi < K; ++oi) {
     const int64_t k = tree.order[oi];
@@ -249,11 +294,18 @@ void group_by_assignment(int64_t K, int64_t M, int64_t D, int64_t W, const TreeT
       s.dist.resize(n * Q);
       s.rows.clear();
       for (int64_t i = 0; i < n; ++i) {
+        double* dist = s.dist.data() + i * Q;
         bool any = false;
-        for (int64_t q = 0; q < Q; ++q) {
-          const double d = tag_distance(tags + (k * M + i) * D, s.ref.data() + q * D, D);
-          s.dist[i * Q + q] = d;
-          any = any || d < thr;
+        if (D == 1) {  // |t - r|, as tag_distance; a loop the compiler vectorises
+          const double t = tags[k * M + i];
+          const double* ref = s.ref.data();
+          for (int64_t q = 0; q < Q; ++q) dist[q] = std::fabs(t - ref[q]);
+          for (int64_t q = 0; q < Q; ++q) any |= dist[q] < thr;
+        } else {
+          for (int64_t q = 0; q < Q; ++q) {
+            dist[q] = tag_distance(tags + (k * M + i) * D, s.ref.data() + q * D, D);
+            any = any || dist[q] < thr;
+          }
         }
         if (any) s.rows.push_back(static_cast<int32_t>(i));
       }
@@ -277,10 +329,11 @@ void group_by_assignment(int64_t K, int64_t M, int64_t D, int64_t W, const TreeT
           if (w > 0) {
             sc = P.scale[q] > 0 ? P.scale[q] : s0;
             if (sc > 0) {
+              // The grouped joint with the smallest (path[j, k], j).
               const int32_t* row = P.rows.data() + q * K;
-              int64_t best = -1;
-              for (int64_t j = 0; j < K; ++j)
-                if (row[j] >= 0 && (best < 0 || tree.path[j * K + k] < tree.path[best * K + k])) best = j;
+              const int32_t* order = s.near.data() + k * K;
+              int64_t best = order[0];
+              for (int64_t i = 1; row[best] < 0; ++i) best = order[i];
               anchor = P.pos.data() + (q * K + best) * 2;
               plen = tree.path[best * K + k];
             }
@@ -316,7 +369,7 @@ void group_by_assignment(int64_t K, int64_t M, int64_t D, int64_t W, const TreeT
       for (int64_t d = 0; d < D; ++d) P.tag_sum[q * D + d] = P.tag_sum[q * D + d] + t[d];
       P.count[q] += 1;
       P.score_sum[q] += static_cast<double>(scores[k * M + r]);
-      P.scale[q] = person_scale(P, q, K, tree);
+      P.scale[q] = person_scale_with(P, q, k, K, tree, s);
     }
     for (int64_t r = 0; r < n; ++r)
       if (s.joined[r] < 0)

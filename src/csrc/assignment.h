@@ -75,6 +75,9 @@ struct AssignScratch {
   std::vector<double> best_key;    // [Q] each row's smallest merge key
   std::vector<int32_t> best_b;     // [Q] and its partner, -1
   std::vector<uint8_t> alive;      // [Q]
+  std::vector<int32_t> child_start; // [K + 1] offsets into children
+  std::vector<int32_t> children;   // the tree's children, grouped by parent
+  std::vector<int32_t> near;       // [K, K] row k: joints by (path[j, k], j)
   LapScratch lap;
 };
 

@@ -23,13 +23,16 @@ void solve_assignment(const double* cost, int64_t n, int64_t m, LapScratch& s, i
   int32_t* p = s.p.data();
   int32_t* way = s.way.data();
   uint8_t* used = s.used.data();
+  s.ucols.resize(m + 1);
+  int32_t* ucols = s.ucols.data();
   for (int64_t i = 1; i <= n; ++i) {
     p[0] = static_cast<int32_t>(i);
-    int64_t j0 = 0;
+    int64_t j0 = 0, nused = 0;
     std::fill(minv, minv + m + 1, inf);
     std::fill(used, used + m + 1, uint8_t{0});
     do {
       used[j0] = 1;
+      ucols[nused++] = static_cast<int32_t>(j0);
       const int64_t i0 = p[j0];
       const double* row = cost + (i0 - 1) * m;
       double delta = inf;
@@ -46,14 +49,16 @@ void solve_assignment(const double* cost, int64_t n, int64_t m, LapScratch& s, i
           j1 = j;
         }
       }
-      for (int64_t j = 0; j <= m; ++j) {
-        if (used[j]) {
-          u[p[j]] += delta;
-          v[j] -= delta;
-        } else {
-          minv[j] -= delta;
-        }
+      // Used columns (distinct rows p[j], so the order of the updates does not
+      // matter) move their potentials; every column's running minimum drops by
+      // delta in one vectorisable pass. A used column's minv is never read
+      // again in this row's search, so changing it too is harmless.
+      for (int64_t t = 0; t < nused; ++t) {
+        const int64_t j = ucols[t];
+        u[p[j]] += delta;
+        v[j] -= delta;
       }
+      for (int64_t j = 0; j <= m; ++j) minv[j] -= delta;
       j0 = j1;
     } while (p[j0] != 0);
     do {

@@ -20,6 +20,7 @@ namespace ssmp3d {
 struct LapScratch {
   std::vector<double> u, v, minv;
   std::vector<int32_t> p, way;
+  std::vector<int32_t> ucols;  // the columns used in the current row's search
   std::vector<uint8_t> used;
 };
 

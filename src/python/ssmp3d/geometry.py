@@ -141,6 +141,8 @@ class MapTransform:
         identity = a[0, 0] == 1 and a[1, 1] == 1 and a[0, 1] == 0 and a[1, 0] == 0
         object.__setattr__(self, "_identity", bool(identity))
         object.__setattr__(self, "_inverse", None if identity else np.linalg.inv(a[:, :2]))
+        # x - 0.0 is x for every float64 (-0.0 and NaN included): no subtraction then.
+        object.__setattr__(self, "_offset", None if a[0, 2] == 0 and a[1, 2] == 0 else a[:, 2].copy())
 
     def image_to_map(self, points: np.ndarray) -> np.ndarray:
         """Image pixel coordinates ``[..., 2]`` -> continuous map coordinates ``[..., 2]``."""
@@ -153,7 +155,8 @@ class MapTransform:
         p = np.asarray(points, dtype=np.float64)
         inp = p * self.stride
         inp += (self.stride - 1) / 2.0  # in place: the same float64 operations, fewer temporaries
-        inp -= self.affine[:, 2]
+        if self._offset is not None:
+            inp -= self._offset
         if self._identity:
             return inp  # what the product with the identity gives, without a BLAS call
         return inp @ self._inverse.T

@@ -154,9 +154,9 @@ def decode(
     b, k, h, w, d = validate_inputs(heatmaps, tags, orpm, skeleton)
     if config.mean_bones is not None:
         config.mean_bones_array(skeleton)  # raises ValueError on a [K][3] mismatch
-    _budget.check(_budget.decode_bytes(b, k, h, w, d, config, backend, threads, (heatmaps, tags, orpm),
-                                       orpm is not None),
-                  "heatmaps / tags / DecodeConfig.max_candidates",
-                  f"decode (backend {backend!r}) with B = {b}, K = {k}, H = {h}, W = {w}, D = {d}, "
-                  f"M = {config.max_candidates}")
+    nbytes = _budget.decode_bytes(b, k, h, w, d, config, backend, threads, (heatmaps, tags, orpm), orpm is not None)
+    if nbytes > _budget.MEMORY_BUDGET_BYTES:  # the message only when it is needed
+        _budget.check(nbytes, "heatmaps / tags / DecodeConfig.max_candidates",
+                      f"decode (backend {backend!r}) with B = {b}, K = {k}, H = {h}, W = {w}, D = {d}, "
+                      f"M = {config.max_candidates}")
     return impl(heatmaps, tags, orpm, config, skeleton, transform, threads)

@@ -91,30 +91,35 @@ def group_args(config: DecodeConfig, path_ptr: int) -> tuple:
             config.max_people, path_ptr)
 
 
+_FIELDS = tuple(f"f{i}" for i in range(10))
+
+
 @functools.lru_cache(maxsize=64)
-def _layout(b: int, p: int, k: int, d: int) -> tuple[int, tuple[tuple[tuple[int, ...], np.dtype, int], ...]]:
-    """Byte size and (shape, dtype, offset) of the 10 outputs packed in one buffer
-    (64-byte aligned offsets): one allocation and one address lookup per call."""
+def _layout(b: int, p: int, k: int, d: int) -> tuple[np.dtype, tuple[int, ...]]:
+    """The 10 outputs packed in one buffer (64-byte aligned offsets), as a structured
+    dtype whose fields are the arrays, and the offsets: one allocation, one address
+    lookup and 10 field views per call."""
     specs = [((b, p, k, 2), np.float64), ((b, p, k), np.float32), ((b, p, k), np.bool_), ((b, p, k), np.int64),
              ((b, p, k, 3), np.float32), ((b, p, k), np.int8), ((b, p, k), np.int16), ((b, p), np.float32),
              ((b, p, d), np.float64), ((b,), np.int32)]
-    out, offset = [], 0
+    formats, offsets, offset = [], [], 0
     for shape, dtype in specs:
         dt = np.dtype(dtype)
-        out.append((shape, dt, offset))
+        formats.append((dt, shape))
+        offsets.append(offset)
         offset += -(-int(np.prod(shape)) * dt.itemsize // 64) * 64
-    return offset, tuple(out)
+    packed = np.dtype({"names": list(_FIELDS), "formats": formats, "offsets": offsets, "itemsize": max(offset, 1)})
+    return packed, tuple(offsets)
 
 
 def output_buffers(b: int, p: int, k: int, d: int) -> tuple[tuple[np.ndarray, ...], list[int]]:
     """The decoder's 10 output arrays (views of one buffer) and their addresses:
     coords ``[B, P, K, 2]`` float64, scores, detected, peaks, joints3d,
     readout_rule, readout_joint, person_scores, tags, num_people."""
-    size, layout = _layout(b, p, k, d)
-    buf = np.empty(size, np.uint8)
+    packed, offsets = _layout(b, p, k, d)
+    buf = np.empty((), packed)
     base = buf.ctypes.data
-    out = tuple(np.ndarray(shape, dtype, buf, offset) for shape, dtype, offset in layout)
-    return out, [base + offset for _, _, offset in layout]
+    return tuple(buf[name] for name in _FIELDS), [base + offset for offset in offsets]
 
 
 def map_inputs(hm, tg, om) -> tuple[tuple[object, ...], tuple[int, int, int], tuple[int, ...]]:

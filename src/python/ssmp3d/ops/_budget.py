@@ -154,6 +154,8 @@ def decode_bytes(b: int, k: int, h: int, w: int, d: int, config, backend: str, n
             _WORK_CACHE.clear()
         hit = _WORK_CACHE[key] = (config, _decode_work_bytes(b, k, h, w, d, config, backend, num_threads,
                                                              with_orpm))
-    copies = sum(copy_bytes(x, 4, to_host=backend != "cuda") for x in inputs
-                 if x is not None and not (backend == "cpu" and _maps.in_place(x)))
-    return hit[1] + copies
+    total = hit[1]
+    for x in inputs:
+        if x is not None and not (backend == "cpu" and _maps.in_place(x)):
+            total += copy_bytes(x, 4, to_host=backend != "cuda")
+    return total

@@ -24,7 +24,7 @@ __all__ = ["device_maps", "element_strides", "float32_maps", "in_place", "layout
 def maps_contiguous(shape: tuple[int, ...], strides: tuple[int, ...]) -> bool:
     """Whether element ``strides`` leave each trailing ``[H, W]`` map contiguous, all of them >= 0."""
     h, w = shape[-2], shape[-1]
-    return all(s >= 0 for s in strides) and (w == 1 or strides[-1] == 1) and (h == 1 or strides[-2] == w)
+    return min(strides) >= 0 and (w == 1 or strides[-1] == 1) and (h == 1 or strides[-2] == w)
 
 
 def element_strides(a: np.ndarray) -> tuple[int, ...] | None:
@@ -38,8 +38,9 @@ def element_strides(a: np.ndarray) -> tuple[int, ...] | None:
 def in_place(x: object) -> bool:
     """Whether :func:`float32_maps` reads ``x`` (a checked map input) without a copy."""
     if isinstance(x, torch.Tensor):
-        return (x.dtype == torch.float32 and x.device.type == "cpu" and x.layout == torch.strided
-                and not x.is_neg() and not x.is_conj() and maps_contiguous(tuple(x.shape), x.stride()))
+        # Ordered cheapest first: this runs on every decode call.
+        return (x.dtype is torch.float32 and x.layout is torch.strided and x.device.type == "cpu"
+                and not x.is_neg() and not x.is_conj() and maps_contiguous(x.shape, x.stride()))
     if isinstance(x, np.ndarray):
         if x.dtype != np.float32 or not x.dtype.isnative or not x.flags.aligned or x.ndim < 2:
             return False
@@ -61,6 +62,8 @@ def float32_maps(x: torch.Tensor | np.ndarray) -> tuple[object, int, tuple[int, 
         strides (one per dimension).
     """
     if isinstance(x, torch.Tensor):
+        if in_place(x):  # no negative or conjugate bit: its memory holds its values
+            return x, x.data_ptr(), x.stride()
         x = _args.resolve(x)  # a negative-bit view holds the negated values in memory
         if not in_place(x):
             x = x.to(device="cpu", dtype=torch.float32)
