@@ -13,6 +13,11 @@ Measured (medians; CUDA work synchronised inside each timed call):
 * ``nms_gather_{fp32,bf16}_ratio_to_floor``: the fused kernel alone (CUDA
   events, B = 64 contiguous maps) over its floor = (heatmap bytes + table
   bytes written + one 32-byte sector per gathered value) / copy bandwidth.
+* ``nms_gather_b1_{fp32,bf16}_{one_block,split}_us``: the same kernel at
+  B = 1 (19 maps: far fewer blocks than SMs), CUDA events, launched with one
+  block per map and with the maps cut into ``nms_gather_b1_splits`` bands of
+  rows (the rule of ``_C_cuda.nms_split_count``; band + merge kernels,
+  ``src/cuda/nms_split.cuh``).
 * ``infer_bf16_frames_per_s``: ``HourglassConfig.paper(input_size=256)``,
   batch 64, ``torch.autocast(bfloat16)``, ``torch.inference_mode``
   (``--channels-last`` optional).
@@ -126,6 +131,33 @@ def bench_kernel(results: dict, repeat: int) -> None:
         floor_s = (hm.numel() * hm.element_size() + size + 32 * gathered) / bw
         results[f"nms_gather_{name}_us_per_frame"] = 1e6 * s / b
         results[f"nms_gather_{name}_ratio_to_floor"] = s / floor_s
+    bench_kernel_b1(results, repeat, config, lists)
+
+
+def bench_kernel_b1(results: dict, repeat: int, config, lists) -> None:
+    """B = 1: one block per map against the split launch (bands of rows + merge), same outputs."""
+    from ssmp3d.decoding.cuda import _SECTIONS, _device_lists, table_layout
+    from ssmp3d.ops import _cuda, _maps
+    from ssmp3d.ops._ext import load_cuda
+
+    ext, m, t = load_cuda(), config.max_candidates, lists.total
+    for name, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
+        hm, tg, om = (x.contiguous() for x in network_views(1, dtype))  # [1, K, H, W], [1, K, D, H, W], [1, K, 3, H, W]
+        dev_lists = _device_lists(lists, hm.device)
+        size, layout = table_layout(1, K, m, D, t)
+        buf = torch.empty(size, dtype=torch.uint8, device=hm.device)
+        sec = [buf.data_ptr() + layout[section][2] for section in _SECTIONS]
+        splits, scratch = _cuda.nms_scratch(K, MAP, m, hm.device)  # [K, splits] band lists
+        stream = torch.cuda.current_stream().cuda_stream
+        args = (hm.data_ptr(), tg.reshape(1, K, D, MAP, MAP).data_ptr(), om.data_ptr(),
+                _maps.layout_strides(hm, tg.reshape(1, K, D, MAP, MAP), om), _cuda.dtype_code(dtype), 1, K, MAP,
+                MAP, D, config.det_threshold, config.nms_radius, m, dev_lists, dev_lists + 4 * (K + 1), t, *sec,
+                stream)
+        runs = {"one_block": (1, 0), "split": (splits, 0 if scratch is None else scratch.data_ptr())}
+        for label, (n, ptr) in runs.items():
+            s = event_s(lambda: ext.nms_gather_cuda(*args, n, ptr), repeat, 3)
+            results[f"nms_gather_b1_{name}_{label}_us"] = 1e6 * s
+        results["nms_gather_b1_splits"] = splits
 
 
 def paper_net(channels_last: bool):

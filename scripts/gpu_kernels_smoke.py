@@ -6,7 +6,9 @@
 
 Kernels: heatmap_nms (float32, float16 at an odd element offset, bfloat16;
 the many-peaks path with a noise map at radius 0, an equal-score map and
-M = 4096), nms_gather (directly and through ``decode(backend="cuda")``),
+M = 4096), their split path for small batches (bands of rows, band + merge
+kernels of ``src/cuda/nms_split.cuh``, forced to 2, 7 and 16 bands: staged
+and global-memory merges), nms_gather (directly and through ``decode(backend="cuda")``),
 encode_heatmaps / encode_orpm / encode_tag_maps and orpm_readout. Each result
 is compared with the CPU op (bit for bit), so the run is also a quick
 correctness check. Inputs are a few KiB: sanitizer runs take seconds, not
@@ -74,6 +76,26 @@ def _nms_many(dev: torch.device) -> bool:
     ok &= same(heatmap_nms(flat.to(dev), 0.1, 0, 30), heatmap_nms(flat, 0.1, 0, 30))
     big = maps(4, 1, 1, 72, 72)[0]  # 5184 peaks > 4096
     return ok and same(heatmap_nms(big.to(dev), -1.0, 0, 4096), heatmap_nms(big, -1.0, 0, 4096))
+
+
+@call("heatmap_nms / nms_gather split into bands (band + merge kernels)")
+def _split(dev: torch.device) -> bool:
+    from ssmp3d.ops import heatmap_nms, nms_gather
+    from ssmp3d.ops import heatmap_nms as nms_module
+    from ssmp3d.ops import nms_gather as gather_module
+
+    hm, tg, om = maps(10, 1, 3, 40, 24, d=2)
+    hm[0, 0, 15:17, 3:6] = 1.0  # a plateau across the border of 8-row bands
+    ok = True
+    for splits, m in ((2, 8), (7, 30), (16, 4096)):  # (splits + 1) * M > 4096: merge from global memory
+        want = heatmap_nms(hm, 0.2, 1, m)
+        ok &= same(nms_module._run_cuda(hm.to(dev), 0.2, 1, m, splits), want)
+        for dtype in (torch.float16, torch.bfloat16):
+            x = hm.to(dtype)
+            ok &= same(nms_module._run_cuda(x.to(dev), 0.2, 1, m, splits), heatmap_nms(x.float(), 0.2, 1, m))
+        checked = gather_module._check_cuda(hm.to(dev), tg.to(dev), om.to(dev), 0.2, 1, m)
+        ok &= same(gather_module._run_cuda(*checked, splits), nms_gather(hm, tg, om, 0.2, 1, m))
+    return ok
 
 
 @call("nms_gather (and its many-peaks path)")

@@ -4,7 +4,9 @@
 // Device tensors cross as raw addresses (Python ints: tensor.data_ptr()), the
 // stream as the integer torch.cuda.current_stream(device).cuda_stream, read
 // by the caller for every call. The caller makes the tensors' device current
-// (torch.cuda.device(...)); this module never synchronises or allocates.
+// (torch.cuda.device(...)); this module never synchronises or allocates:
+// the NMS ops' scratch for split maps (nms_split.cuh) is a torch tensor too,
+// sized by nms_scratch_bytes for the split count nms_split_count picks.
 #include <cuda_runtime_api.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
@@ -25,7 +27,7 @@ namespace py = pybind11;
 
 namespace {
 
-constexpr int kAbiVersion = 6;  // equal to ssmp3d.ops._ext.ABI_VERSION
+constexpr int kAbiVersion = 7;  // equal to ssmp3d.ops._ext.CUDA_ABI_VERSION
 
 template <typename T>
 T* as_ptr(std::uintptr_t address) {
@@ -63,11 +65,39 @@ ssmp3d::cuda::MapLayout map_layout(const char* fn, const std::vector<int64_t>& s
   return ssmp3d::cuda::MapLayout{s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7]};
 }
 
+// splits (bands per map, nms_split.cuh) and the scratch they need.
+void check_splits(const char* fn, int64_t B, int64_t K, int64_t splits, std::uintptr_t scratch) {
+  const std::string f(fn);
+  if (splits < 1 || splits > ssmp3d::cuda::kNmsMaxSplits)
+    throw py::value_error(f + ": splits must be in [1, " +
+                          std::to_string(ssmp3d::cuda::kNmsMaxSplits) + "]");
+  if (B * K * splits > INT32_MAX) throw py::value_error(f + ": B*K*splits must be < 2**31");
+  if (splits > 1 && !scratch) throw py::value_error(f + ": splits > 1 needs a scratch buffer");
+}
+
+// The bands per map the ops use for `maps` maps of H rows on `device`.
+int nms_split_count_py(int64_t maps, int64_t H, int device) {
+  if (maps <= 0 || H <= 0) throw py::value_error("nms_split_count: maps and H must be > 0");
+  if (device < 0) throw py::value_error("nms_split_count: device must be >= 0");
+  return ssmp3d::cuda::nms_split_count(maps, H, ssmp3d::cuda::device_sm_count(device));
+}
+
+int64_t nms_scratch_bytes_py(int64_t maps, int64_t splits, int64_t max_candidates) {
+  if (maps <= 0 || maps > INT32_MAX || splits < 1 || splits > ssmp3d::cuda::kNmsMaxSplits ||
+      max_candidates < 1 || max_candidates > ssmp3d::cuda::kMaxCandidates)
+    throw py::value_error("nms_scratch_bytes: need 0 < maps < 2**31, 1 <= splits <= " +
+                          std::to_string(ssmp3d::cuda::kNmsMaxSplits) + ", 1 <= max_candidates <= " +
+                          std::to_string(ssmp3d::cuda::kMaxCandidates));
+  return ssmp3d::cuda::nms_scratch_bytes(maps, splits, max_candidates);
+}
+
 void heatmap_nms_cuda_py(std::uintptr_t heatmaps, const std::vector<int64_t>& strides, int dtype, int64_t B, int64_t K, int64_t H,
                          int64_t W, double threshold, int64_t radius, int64_t max_candidates,
                          std::uintptr_t scores, std::uintptr_t indices, std::uintptr_t counts,
-                         std::uintptr_t nan_count, std::uintptr_t stream) {
+                         std::uintptr_t nan_count, std::uintptr_t stream, int64_t splits,
+                         std::uintptr_t scratch) {
   check_map("heatmap_nms_cuda", B, K, H, W, radius, max_candidates);
+  check_splits("heatmap_nms_cuda", B, K, splits, scratch);
   const auto dt = map_dtype("heatmap_nms_cuda", dtype);
   const auto layout = map_layout("heatmap_nms_cuda", strides);
   if (!heatmaps || !scores || !indices || !counts || !nan_count)
@@ -78,7 +108,8 @@ void heatmap_nms_cuda_py(std::uintptr_t heatmaps, const std::vector<int64_t>& st
     err = ssmp3d::cuda::heatmap_nms_cuda(
         as_ptr<const void>(heatmaps), layout, dt, B, K, H, W, threshold, radius, max_candidates,
         as_ptr<float>(scores), as_ptr<int64_t>(indices), as_ptr<int32_t>(counts),
-        as_ptr<int32_t>(nan_count), reinterpret_cast<cudaStream_t>(stream));
+        as_ptr<int32_t>(nan_count), static_cast<int>(splits), as_ptr<void>(scratch),
+        reinterpret_cast<cudaStream_t>(stream));
   }
   throw_launch("heatmap_nms_cuda", err);
 }
@@ -89,8 +120,10 @@ void nms_gather_cuda_py(std::uintptr_t heatmaps, std::uintptr_t tags, std::uintp
                         std::uintptr_t gather_start, std::uintptr_t gather_maps,
                         int64_t total_maps, std::uintptr_t scores, std::uintptr_t indices,
                         std::uintptr_t counts, std::uintptr_t flags, std::uintptr_t tags_at,
-                        std::uintptr_t orpm_at, std::uintptr_t refine, std::uintptr_t stream) {
+                        std::uintptr_t orpm_at, std::uintptr_t refine, std::uintptr_t stream,
+                        int64_t splits, std::uintptr_t scratch) {
   check_map("nms_gather_cuda", B, K, H, W, radius, max_candidates);
+  check_splits("nms_gather_cuda", B, K, splits, scratch);
   const auto dt = map_dtype("nms_gather_cuda", dtype);
   const auto layout = map_layout("nms_gather_cuda", strides);
   if (D <= 0 || total_maps < 0 || max_candidates * std::max(total_maps, D) * 3 > INT32_MAX)
@@ -108,8 +141,8 @@ void nms_gather_cuda_py(std::uintptr_t heatmaps, std::uintptr_t tags, std::uintp
     err = ssmp3d::cuda::nms_gather_cuda(
         as_ptr<const void>(heatmaps), as_ptr<const void>(tags), as_ptr<const void>(orpm), layout, dt, B, K,
         H, W, D, threshold, radius, max_candidates, as_ptr<const int32_t>(gather_start),
-        as_ptr<const int32_t>(gather_maps), total_maps, out,
-        reinterpret_cast<cudaStream_t>(stream));
+        as_ptr<const int32_t>(gather_maps), total_maps, out, static_cast<int>(splits),
+        as_ptr<void>(scratch), reinterpret_cast<cudaStream_t>(stream));
   }
   throw_launch("nms_gather_cuda", err);
 }
@@ -269,13 +302,14 @@ PYBIND11_MODULE(_C_cuda, m) {
   m.doc() = "ssmp3d CUDA ops (raw-pointer interface; use ssmp3d.ops for checked versions)";
   m.attr("ABI_VERSION") = kAbiVersion;
   m.attr("MAX_CANDIDATES") = ssmp3d::cuda::kMaxCandidates;
+  m.attr("NMS_MAX_SPLITS") = ssmp3d::cuda::kNmsMaxSplits;
   m.attr("READOUT_MAX_K") = ssmp3d::cuda::kReadoutMaxK;
 
   m.def("heatmap_nms_cuda", &heatmap_nms_cuda_py, py::arg("heatmaps_ptr"), py::arg("strides"), py::arg("dtype"),
         py::arg("B"), py::arg("K"), py::arg("H"), py::arg("W"), py::arg("threshold"),
         py::arg("radius"), py::arg("max_candidates"), py::arg("scores_ptr"),
         py::arg("indices_ptr"), py::arg("counts_ptr"), py::arg("nan_count_ptr"),
-        py::arg("stream_ptr"),
+        py::arg("stream_ptr"), py::arg("splits") = 1, py::arg("scratch_ptr") = 0,
         R"doc(Enqueue heatmap NMS (DESIGN.md 6.1) of device heatmaps [B, K, H, W].
 
 strides: the 8 element strides of MapLayout (heatmap_nms.cuh); only the
@@ -285,7 +319,10 @@ dtype: 0 float32, 1 float16, 2 bfloat16 (compared in float32). Writes scores
 [B, K, M] float32, indices [B, K, M] int64 (-1 padding) and counts [B, K]
 int32; adds the number of maps containing NaN to the int32 at nan_count_ptr
 (zeroed by the caller). Runs on the stream given as an integer handle on the
-current device; no synchronisation. Raises RuntimeError if the launch fails.)doc");
+current device; no synchronisation. splits > 1 cuts each map into that many
+bands of rows (one block each, then a merge kernel; see nms_split_count) and
+needs scratch_ptr: device memory of nms_scratch_bytes(B*K, splits, M) bytes;
+the outputs do not depend on splits. Raises RuntimeError if the launch fails.)doc");
   m.def("nms_gather_cuda", &nms_gather_cuda_py, py::arg("heatmaps_ptr"), py::arg("tags_ptr"),
         py::arg("orpm_ptr"), py::arg("strides"), py::arg("dtype"), py::arg("B"), py::arg("K"), py::arg("H"),
         py::arg("W"), py::arg("D"), py::arg("threshold"), py::arg("radius"),
@@ -293,6 +330,7 @@ current device; no synchronisation. Raises RuntimeError if the launch fails.)doc
         py::arg("total_maps"), py::arg("scores_ptr"), py::arg("indices_ptr"),
         py::arg("counts_ptr"), py::arg("flags_ptr"), py::arg("tags_at_ptr"),
         py::arg("orpm_at_ptr"), py::arg("refine_ptr"), py::arg("stream_ptr"),
+        py::arg("splits") = 1, py::arg("scratch_ptr") = 0,
         R"doc(Enqueue fused NMS + gather (DESIGN.md 6.1-6.2) of device maps; see nms_gather.cuh.
 
 heatmaps [B, K, H, W], tags [B, K, D, H, W], orpm [B, K, 3, H, W] of one
@@ -302,7 +340,17 @@ joint, d; orpm batch, joint, component); gather lists gather_start [K + 1]
 and gather_maps [total_maps] int32 on the device. Writes scores, indices,
 counts, flags [B, K] (1 heatmap NaN, 2 tag NaN, 4 ORPM NaN), tags_at
 [B, K, M, D], orpm_at [B, M * total_maps, 3] and, unless refine_ptr is 0,
-refine [B, K, M, 2] int8. No synchronisation.)doc");
+refine [B, K, M, 2] int8. splits / scratch_ptr as for heatmap_nms_cuda (the
+outputs do not depend on them). No synchronisation.)doc");
+  m.def("nms_split_count", &nms_split_count_py, py::arg("maps"), py::arg("H"), py::arg("device"),
+        R"doc(Bands of rows per map (1 = no split) the NMS ops use for `maps` = B*K maps of H
+rows on CUDA device `device`: min(ceil(2 * SMs / maps), 16, H // 8) when
+maps < SMs, else 1 (values below 2 mean 1). The SM count is queried once per
+device and cached.)doc");
+  m.def("nms_scratch_bytes", &nms_scratch_bytes_py, py::arg("maps"), py::arg("splits"),
+        py::arg("max_candidates"),
+        "Bytes of device scratch heatmap_nms_cuda / nms_gather_cuda need for maps = B*K maps cut "
+        "into `splits` bands: maps * splits * (8 * max_candidates + 4).");
   m.def("encode_heatmaps_cuda", &encode_heatmaps_cuda_py, py::arg("joints_map_ptr"),
         py::arg("valid_ptr"), py::arg("B"), py::arg("N"), py::arg("K"), py::arg("H"),
         py::arg("W"), py::arg("sigma"), py::arg("out_ptr"), py::arg("stream_ptr"),

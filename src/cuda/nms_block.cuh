@@ -1,7 +1,9 @@
 // Block-level heatmap NMS (DESIGN.md section 6.1), device code shared by the
 // heatmap_nms and nms_gather kernels. Include only from .cu files.
 //
-// One thread block handles one [H, W] map. Its threads stride over the pixels
+// One thread block handles one [H, W] map, or one band of its rows when small
+// batches split each map over several blocks (nms_split.cuh: the per-band
+// top-M lists are merged by a second kernel). Its threads stride over the pixels
 // (scan_peaks: 4 or 8 pixels per thread per iteration, loads issued before the
 // compares; float32 as 4 coalesced scalar loads, float16 / bfloat16 as two
 // 64-bit loads of 4 consecutive elements each where aligned). A pixel above the
@@ -19,7 +21,8 @@
 // (256-bin shared histogram; the top byte's histogram is built during the
 // first pass) and stops at the first byte where the keys whose leading bytes
 // are >= the M-th best's fit the buffer; it collects exactly those in one
-// more pass and sorts them. No global scratch.
+// more pass and sorts them. No global scratch (the split path's per-band
+// lists live in a caller-allocated buffer, nms_split.cuh).
 //
 // Cost bound (reads of the map; each re-tests every pixel above threshold):
 // 1 when the peaks fit the buffer; else 2 + h <= 9, where h is the number of
@@ -147,8 +150,11 @@ __device__ __forceinline__ void test_four(const T* __restrict__ map, int H, int 
   }
 }
 
-/// One pass of the block over a map: calls on_peak(p, v) for every peak (in
-/// no particular order) and returns this thread's count of NaN pixels.
+/// One pass of the block over the pixels [p_begin, p_end) of a map (the whole
+/// map, or one band of rows of it: nms_split.cuh): calls on_peak(p, v) for
+/// every peak among them (in no particular order) and returns this thread's
+/// count of NaN pixels among them. The window test reads the neighbours from
+/// the whole map, so a band's peaks are exactly the map's peaks in the band.
 ///
 /// Loads: 4 pixels per thread per iteration, the 4 loads issued before the
 /// compares. float32 (and 16-bit maps not 2-byte aligned): pixels
@@ -160,17 +166,19 @@ __device__ __forceinline__ void test_four(const T* __restrict__ map, int H, int 
 /// are loaded one by one. Only plain loads (no vector types).
 template <typename T, typename F>
 __device__ __forceinline__ unsigned int scan_peaks(const T* __restrict__ map, int H, int W,
-                                                   float thr, int r, F& on_peak) {
-  const int HW = H * W;
+                                                   int p_begin, int p_end, float thr, int r,
+                                                   F& on_peak) {
   const int tid = threadIdx.x, nt = blockDim.x;
   unsigned int nan = 0;
   if constexpr (sizeof(T) == 2) {
-    const uintptr_t address = reinterpret_cast<uintptr_t>(map);
+    const int n = p_end - p_begin;  // pixels of the range; local index i is pixel p_begin + i
+    const uintptr_t address = reinterpret_cast<uintptr_t>(map + p_begin);
     if ((address & 1u) == 0) {
       int head = static_cast<int>(((8u - (address & 7u)) & 7u) >> 1);  // elements to 8-byte alignment
-      if (head > HW) head = HW;
-      const int groups = (HW - head) >> 2;
-      const unsigned long long* words = reinterpret_cast<const unsigned long long*>(map + head);
+      if (head > n) head = n;
+      const int groups = (n - head) >> 2;
+      const int first = p_begin + head;  // pixel of group 0's first element
+      const unsigned long long* words = reinterpret_cast<const unsigned long long*>(map + first);
       int g = tid;
       for (; g + nt < groups; g += 2 * nt) {  // two 64-bit loads in flight per thread
         const unsigned long long bits0 = __ldg(words + g), bits1 = __ldg(words + g + nt);
@@ -180,8 +188,8 @@ __device__ __forceinline__ unsigned int scan_peaks(const T* __restrict__ map, in
           v0[j] = f32_of_bits(map, static_cast<unsigned int>((bits0 >> (16 * j)) & 0xFFFFull));
           v1[j] = f32_of_bits(map, static_cast<unsigned int>((bits1 >> (16 * j)) & 0xFFFFull));
         }
-        test_four(map, H, W, thr, r, v0, head + 4 * g, 1, &nan, on_peak);
-        test_four(map, H, W, thr, r, v1, head + 4 * (g + nt), 1, &nan, on_peak);
+        test_four(map, H, W, thr, r, v0, first + 4 * g, 1, &nan, on_peak);
+        test_four(map, H, W, thr, r, v1, first + 4 * (g + nt), 1, &nan, on_peak);
       }
       if (g < groups) {
         const unsigned long long bits = __ldg(words + g);
@@ -189,11 +197,11 @@ __device__ __forceinline__ unsigned int scan_peaks(const T* __restrict__ map, in
 #pragma unroll
         for (int j = 0; j < 4; ++j)
           v[j] = f32_of_bits(map, static_cast<unsigned int>((bits >> (16 * j)) & 0xFFFFull));
-        test_four(map, H, W, thr, r, v, head + 4 * g, 1, &nan, on_peak);
+        test_four(map, H, W, thr, r, v, first + 4 * g, 1, &nan, on_peak);
       }
-      const int tail = head + 4 * groups;  // [0, head) and [tail, HW): at most 6 pixels
-      for (int i = tid; i < head + (HW - tail); i += nt) {
-        const int p = i < head ? i : tail + (i - head);
+      const int tail = head + 4 * groups;  // local [0, head) and [tail, n): at most 6 pixels
+      for (int i = tid; i < head + (n - tail); i += nt) {
+        const int p = p_begin + (i < head ? i : tail + (i - head));
         const float v = load_f32(map + p);
         if (v > thr)
           test_pixel(map, H, W, r, p, v, on_peak);
@@ -204,14 +212,14 @@ __device__ __forceinline__ unsigned int scan_peaks(const T* __restrict__ map, in
     }
   }
   const int step = 4 * nt;
-  int base = 0;
-  for (; base + step <= HW; base += step) {
+  int base = p_begin;
+  for (; base + step <= p_end; base += step) {
     float v[4];
 #pragma unroll
     for (int j = 0; j < 4; ++j) v[j] = load_f32(map + base + j * nt + tid);
     test_four(map, H, W, thr, r, v, base + tid, nt, &nan, on_peak);
   }
-  for (int p = base + tid; p < HW; p += nt) {
+  for (int p = base + tid; p < p_end; p += nt) {
     const float v = load_f32(map + p);
     if (v > thr)
       test_pixel(map, H, W, r, p, v, on_peak);
@@ -221,15 +229,16 @@ __device__ __forceinline__ unsigned int scan_peaks(const T* __restrict__ map, in
   return nan;
 }
 
-/// NMS of one map by the whole block. On return (after a barrier) keys[0, n)
-/// hold the best n = min(peaks, M) keys in output order; the return value is
-/// n, and *has_nan (block-uniform) whether the map contains a NaN. `keys` has
-/// `capacity` >= max(M, kNmsMinCapacity) entries, a power of two. Every
-/// thread of the block must call this.
+/// NMS of the pixels [p_begin, p_end) of one map (all H * W of them, or a
+/// band of rows: nms_split.cuh) by the whole block. On return (after a
+/// barrier) keys[0, n) hold the best n = min(peaks, M) keys of the range in
+/// output order; the return value is n, and *has_nan (block-uniform) whether
+/// the range contains a NaN. `keys` has `capacity` >= max(M, kNmsMinCapacity)
+/// entries, a power of two. Every thread of the block must call this.
 template <typename T>
-__device__ unsigned int block_nms(const T* __restrict__ map, int H, int W, float thr, int r, int M,
-                                  unsigned int capacity, unsigned long long* keys, NmsShared& sh,
-                                  bool* has_nan) {
+__device__ unsigned int block_nms(const T* __restrict__ map, int H, int W, int p_begin, int p_end,
+                                  float thr, int r, int M, unsigned int capacity,
+                                  unsigned long long* keys, NmsShared& sh, bool* has_nan) {
   const int tid = threadIdx.x;
   if (tid == 0) {
     sh.total = 0;
@@ -246,7 +255,7 @@ __device__ unsigned int block_nms(const T* __restrict__ map, int H, int W, float
     if (pos < capacity) keys[pos] = key;
     atomicAdd(&sh.hist[key >> 56], 1u);
   };
-  const unsigned int nan = scan_peaks(map, H, W, thr, r, buffer);
+  const unsigned int nan = scan_peaks(map, H, W, p_begin, p_end, thr, r, buffer);
   if (nan) atomicAdd(&sh.nan, nan);
   __syncthreads();
 
@@ -272,7 +281,7 @@ __device__ unsigned int block_nms(const T* __restrict__ map, int H, int W, float
           const unsigned long long key = nms_key(v, p);
           if ((key & mask) == prefix) atomicAdd(&sh.hist[(key >> shift) & 0xFFull], 1u);
         };
-        scan_peaks(map, H, W, thr, r, count);
+        scan_peaks(map, H, W, p_begin, p_end, thr, r, count);
         __syncthreads();
       }
       if (tid == 0) {
@@ -308,7 +317,7 @@ __device__ unsigned int block_nms(const T* __restrict__ map, int H, int W, float
         if (pos < capacity) keys[pos] = key;
       }
     };
-    scan_peaks(map, H, W, thr, r, collect);
+    scan_peaks(map, H, W, p_begin, p_end, thr, r, collect);
     __syncthreads();
     n = sh.collected < capacity ? sh.collected : capacity;
   }

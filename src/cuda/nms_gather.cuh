@@ -44,13 +44,15 @@ struct GatherOutputs {
 /// through `layout` (heatmap_nms.cuh). gather_start [K + 1] and
 /// gather_maps [gather_start[K]] are int32 device arrays (map ids in [0, K)).
 /// Requirements as heatmap_nms_cuda, plus 1 <= D and M * gather_start[K] * 3
-/// < 2^31. Returns the launch status.
+/// < 2^31. `splits` and `scratch` as for heatmap_nms_cuda: S > 1 runs the band
+/// kernel, then the merge kernel that also gathers (nms_split.cuh); the
+/// outputs do not depend on S. Returns the launch status.
 cudaError_t nms_gather_cuda(const void* heatmaps, const void* tags, const void* orpm,
                             const MapLayout& layout, MapDtype dtype, int64_t B, int64_t K, int64_t H, int64_t W, int64_t D,
                             double threshold, int64_t radius, int64_t max_candidates,
                             const int32_t* gather_start, const int32_t* gather_maps,
-                            int64_t total_maps, const GatherOutputs& out,
-                            cudaStream_t stream) noexcept;
+                            int64_t total_maps, const GatherOutputs& out, int splits,
+                            void* scratch, cudaStream_t stream) noexcept;
 
 }  // namespace cuda
 }  // namespace ssmp3d

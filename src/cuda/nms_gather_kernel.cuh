@@ -3,6 +3,12 @@
 // header, apart from the host launch code, so that tests/cuda_host/ can
 // compile exactly this code with a host compiler and a CUDA emulation shim,
 // and compare it with the CPU op.
+//
+// Work split: one thread block of kNmsThreads per (b, k) map: block_nms over
+// the whole map, then gather_at_peaks (threads stride over flattened (rank,
+// item) pairs). When small batches split maps into bands (nms_split.cuh), the
+// merge kernel there ends with the same gather_at_peaks, so both paths write
+// identical outputs.
 #pragma once
 
 #include <cstdint>
@@ -14,23 +20,19 @@ namespace ssmp3d {
 namespace cuda {
 namespace {
 
+// Everything nms_gather writes for map (b, k) = `slice`, from its kept keys
+// keys[0, kept) (shared, output order; block-uniform kept and has_nan): the
+// scores, indices and refinement signs (one rank per thread), the D tags
+// ((rank, d) pairs), the ORPM values of the joint's gather list ((rank, list
+// entry, channel) triples), count and flag word. `s_flags` (shared) must be
+// 0 and published by a barrier before the call. Every thread must call it.
 template <typename T>
-__global__ void __launch_bounds__(kNmsThreads)
-    nms_gather_kernel(const T* __restrict__ heat, const T* __restrict__ tags,
-                      const T* __restrict__ orpm, MapLayout L, int K, int H, int W, int D, float thr, int r,
-                      int M, int capacity, const int32_t* __restrict__ gather_start,
-                      const int32_t* __restrict__ gather_maps, int total_maps, GatherOutputs out) {
-  extern __shared__ unsigned long long keys[];  // [capacity]
-  __shared__ NmsShared sh;
-  __shared__ int s_flags;
-  const long long slice = blockIdx.x;  // b * K + k
-  const long long b = slice / K;
-  const int k = static_cast<int>(slice - b * K);
-  const T* __restrict__ map = heat + b * L.heat_b + k * L.heat_k;
-  if (threadIdx.x == 0) s_flags = 0;  // published by block_nms's first barrier
-  bool has_nan = false;
-  const unsigned int kept = block_nms(map, H, W, thr, r, M, static_cast<unsigned int>(capacity),
-                                      keys, sh, &has_nan);
+__device__ __forceinline__ void gather_at_peaks(
+    const T* __restrict__ map, const T* __restrict__ tags, const T* __restrict__ orpm,
+    const MapLayout& L, long long b, int k, long long slice, int H, int W, int D, int M,
+    const unsigned long long* keys, unsigned int kept, bool has_nan,
+    const int32_t* __restrict__ gather_start, const int32_t* __restrict__ gather_maps,
+    int total_maps, const GatherOutputs& out, int* s_flags) {
   int flags = has_nan ? kFlagHeatmapNaN : 0;
 
   // Scores, indices and refinement signs: one rank per thread.
@@ -90,9 +92,30 @@ __global__ void __launch_bounds__(kNmsThreads)
   }
 
   if (threadIdx.x == 0) out.counts[slice] = static_cast<int32_t>(kept);
-  if (flags) atomicOr(&s_flags, flags);
+  if (flags) atomicOr(s_flags, flags);
   __syncthreads();
-  if (threadIdx.x == 0) out.flags[slice] = s_flags;
+  if (threadIdx.x == 0) out.flags[slice] = *s_flags;
+}
+
+template <typename T>
+__global__ void __launch_bounds__(kNmsThreads)
+    nms_gather_kernel(const T* __restrict__ heat, const T* __restrict__ tags,
+                      const T* __restrict__ orpm, MapLayout L, int K, int H, int W, int D, float thr, int r,
+                      int M, int capacity, const int32_t* __restrict__ gather_start,
+                      const int32_t* __restrict__ gather_maps, int total_maps, GatherOutputs out) {
+  extern __shared__ unsigned long long keys[];  // [capacity]
+  __shared__ NmsShared sh;
+  __shared__ int s_flags;
+  const long long slice = blockIdx.x;  // b * K + k
+  const long long b = slice / K;
+  const int k = static_cast<int>(slice - b * K);
+  const T* __restrict__ map = heat + b * L.heat_b + k * L.heat_k;
+  if (threadIdx.x == 0) s_flags = 0;  // published by block_nms's first barrier
+  bool has_nan = false;
+  const unsigned int kept = block_nms(map, H, W, 0, H * W, thr, r, M,
+                                      static_cast<unsigned int>(capacity), keys, sh, &has_nan);
+  gather_at_peaks(map, tags, orpm, L, b, k, slice, H, W, D, M, keys, kept, has_nan, gather_start,
+                  gather_maps, total_maps, out, &s_flags);
 }
 
 }  // namespace

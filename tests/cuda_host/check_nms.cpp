@@ -1,11 +1,20 @@
 // Emulated heatmap_nms_kernel and nms_gather_kernel (src/cuda, through
-// nms_block.cuh) against the CPU ops heatmap_nms_cpu and nms_gather_cpu.
+// nms_block.cuh) against the CPU ops heatmap_nms_cpu and nms_gather_cpu, and
+// the split path of small batches (nms_split.cuh: nms_band_kernel, then
+// heatmap_nms_merge_kernel / nms_gather_merge_kernel through a scratch
+// buffer) against the same CPU outputs, for every case.
 //
 // Cases: fixed adversarial ones (1x1, 1xW, Hx1, 7x13 at radius 0..4 and
 // beyond the map, plateaus and constant maps for the tie rule, -0.0 / +0.0,
 // NaN and +-inf, empty maps, 128x128 noise with ~1800 peaks at radius 1 and
 // 16384 at radius 0 for the radix-select path, M up to 4096) and random ones,
-// each in float32, float16 and bfloat16 and with B * K maps. For half types
+// each in float32, float16 and bfloat16 and with B * K maps. Split runs: S
+// bands from the rule of an H100-like device (132 SMs) when it splits, else
+// a forced S in [2, 16] (bands of 0 or 1 rows on tiny maps), or the case's
+// own S; adversarial split cases: plateaus and equal peaks straddling band
+// borders, grids of equal peaks in every band (the merge's tie rule decides
+// the cut), more peaks in one band than the key buffer, NaN, B * K = 1 with
+// 16 bands, M = 4096 (merge reading the lists from global memory). For half types
 // the CPU op gets the maps widened to float32 (exact; the kernels compare in
 // float32 too). Compared: scores, indices, counts, NaN map count, gathered
 // tags and ORPM values (mapped from the CPU's all-maps layout to the kernel's
@@ -32,6 +41,7 @@ unsigned long long keys[4096];
 
 #include "heatmap_nms_kernel.cuh"
 #include "nms_gather_kernel.cuh"
+#include "nms_split.cuh"
 
 #include "heatmap_nms.h"
 #include "nms_gather.h"
@@ -43,9 +53,10 @@ using ssmp3d::cuda::GatherOutputs;
 constexpr float kInf = std::numeric_limits<float>::infinity();
 constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
 
-enum Pattern { kNoise, kLevels, kConst, kZeros, kSpecials, kBelow, kBumps, kTiny, kPatterns };
+enum Pattern { kNoise, kLevels, kConst, kZeros, kSpecials, kBelow, kBumps, kTiny, kPatterns,
+               kBorders = kPatterns, kGrid };  // the last two only in the split cases
 const char* const kPatternNames[] = {"noise", "levels", "const", "zeros", "specials", "below",
-                                     "bumps", "tiny"};
+                                     "bumps", "tiny", "borders", "grid"};
 
 struct Case {
   int dtype = 0;  // 0 float32, 1 float16, 2 bfloat16
@@ -54,7 +65,10 @@ struct Case {
   double thr = 0.0;
   Pattern pat = kNoise;
   int levels = 3;
+  int splits = 0;  // bands of the split run; 0: by the rule, else forced (see split_count)
 };
+
+constexpr int kRuleSms = 132;  // the split rule as on an H100 / H200
 
 // Independent exact widening (the expected values do not use the CUDA headers).
 float widen_half(uint16_t h) {
@@ -120,6 +134,32 @@ void stamp_bumps(const Case& c, Rng& rng, std::vector<float>& v) {
   }
 }
 
+// Split-path adversaries (bands of `band` rows): plateaus of 1.0, 2 rows by
+// 3 columns, straddling every band border, on a background of 0.25 / 0.5
+// with equal 0.75 peaks in every band (kBorders); or a grid of isolated
+// equal peaks, every 3rd pixel of every 3rd row (kGrid), so that the M-cut
+// and the order of the kept peaks fall on equal scores in different bands.
+void stamp_borders(const Case& c, Rng& rng, std::vector<float>& v, int band) {
+  const int HW = c.H * c.W;
+  for (int m = 0; m < c.B * c.K; ++m) {
+    float* map = v.data() + m * HW;
+    for (int y = 0; y < c.H; ++y)
+      for (int x = 0; x < c.W; ++x) {
+        if (c.pat == kGrid) {
+          map[y * c.W + x] = (y % 3 == 1 && x % 3 == 1) ? 0.75f : 0.0f;
+        } else {
+          map[y * c.W + x] = rng.chance(0.5) ? 0.25f : 0.5f;
+          if (y % 4 == 2 && x % 5 == 2) map[y * c.W + x] = 0.75f;
+        }
+      }
+    if (c.pat == kGrid) continue;
+    for (int border = band; border < c.H; border += band)
+      for (int x0 = static_cast<int>(rng.randint(0, 3)); x0 < c.W; x0 += 7)
+        for (int y = border - 1; y <= border; ++y)
+          for (int x = x0; x < std::min(c.W, x0 + 3); ++x) map[y * c.W + x] = 1.0f;
+  }
+}
+
 float side_value(Rng& rng) {
   const double u = rng.uniform();
   if (u < 0.03) return kNaN;
@@ -143,10 +183,22 @@ int sign_of(float hi, float lo) { return (hi > lo) - (hi < lo); }
 // Coverage over all cases: maps, maps with more peaks than the key buffer
 // (block_nms's radix-select path), maps with no peak, most peaks in a map.
 long maps_seen = 0, radix_maps = 0, empty_maps = 0, most_peaks = 0;
+// Split runs: launches, merges with the lists staged in shared memory or
+// read from global memory, empty bands, bands with more peaks than M and
+// than the key buffer, maps whose kept peaks come from more than one band.
+long split_runs = 0, staged_merges = 0, global_merges = 0, empty_bands = 0, full_bands = 0,
+     radix_bands = 0, mixed_maps = 0;
+
+/// Bands of the split run of case c (id: the case number).
+int split_count(const Case& c, int id) {
+  if (c.splits > 0) return c.splits;
+  const int rule = ssmp3d::cuda::nms_split_count(static_cast<int64_t>(c.B) * c.K, c.H, kRuleSms);
+  return rule > 1 ? rule : 2 + (id * 7) % 15;
+}
 
 // All the peaks of each map (the CPU op with M = H * W), for the coverage counts.
 void count_peaks(const std::vector<float>& heat, int64_t BK, int64_t H, int64_t W, double thr,
-                 int64_t radius, int capacity) {
+                 int64_t radius, int capacity, int64_t M, int S) {
   const int64_t HW = H * W;
   std::vector<float> s(HW);
   std::vector<int64_t> id(HW);
@@ -160,17 +212,38 @@ void count_peaks(const std::vector<float>& heat, int64_t BK, int64_t H, int64_t 
     radix_maps += n > capacity;
     empty_maps += n == 0;
     most_peaks = std::max<long>(most_peaks, n);
+    // Peaks per band (id[] is in output order: the first M are the kept ones).
+    std::vector<long> per_band(S, 0);
+    std::vector<bool> kept_from(S, false);
+    for (int32_t i = 0; i < n; ++i) {
+      int band = 0;
+      while (band + 1 < S && ssmp3d::cuda::band_row(band + 1, S, static_cast<int>(H)) * W <= id[i])
+        ++band;
+      ++per_band[band];
+      if (i < M) kept_from[band] = true;
+    }
+    int sources = 0;
+    for (int b = 0; b < S; ++b) {
+      empty_bands += ssmp3d::cuda::band_row(b, S, static_cast<int>(H)) ==
+                     ssmp3d::cuda::band_row(b + 1, S, static_cast<int>(H));
+      full_bands += per_band[b] > M;
+      radix_bands += per_band[b] > capacity;
+      sources += kept_from[b];
+    }
+    mixed_maps += sources > 1;
   }
 }
 
 template <typename T>
-void run_case(const Case& c, const std::string& name, Rng& rng, Report& rep) {
+void run_case(const Case& c, const std::string& name, Rng& rng, Report& rep, int S) {
   using namespace ssmp3d::cuda;
   const int64_t B = c.B, K = c.K, H = c.H, W = c.W, D = c.D, M = c.M, HW = H * W, BK = B * K;
   // Maps [B, K, H, W] in T, and widened to float32 for the CPU op.
   std::vector<float> raw(BK * HW);
   if (c.pat == kBumps) {
     stamp_bumps(c, rng, raw);
+  } else if (c.pat >= kBorders) {
+    stamp_borders(c, rng, raw, std::max(1, c.H / S));
   } else {
     for (auto& v : raw) v = heat_value(c, rng);
   }
@@ -239,7 +312,7 @@ void run_case(const Case& c, const std::string& name, Rng& rng, Report& rep) {
     nan_maps += map_nan[m] > 0;
   }
   rep.check_value(name, "cpu_nan_pixels", cpu_nan, nan_pixels);
-  count_peaks(heat_w, BK, H, W, c.thr, c.radius, capacity);
+  count_peaks(heat_w, BK, H, W, c.thr, c.radius, capacity, M, S);
 
   // --- heatmap_nms_kernel
   std::vector<float> ks(BK * M, -7.0f);
@@ -254,6 +327,35 @@ void run_case(const Case& c, const std::string& name, Rng& rng, Report& rep) {
   rep.check(name, "nms.indices", ki, ci);
   rep.check(name, "nms.counts", kc, cc);
   rep.check_value(name, "nms.nan_maps", knan, nan_maps);
+
+  // --- the split path: band kernel, then the merge kernels, through scratch
+  // [BK, S, M] keys + [BK, S] words (poisoned: every word read must be written first).
+  const int Mi = static_cast<int>(M);
+  std::vector<unsigned char> scratch(ssmp3d::cuda::nms_scratch_bytes(BK, S, M), 0xA5);
+  auto* band_keys = reinterpret_cast<unsigned long long*>(scratch.data());
+  auto* band_info = reinterpret_cast<unsigned int*>(band_keys + BK * S * M);
+  const bool stage = merge_stages(S, Mi);
+  ++split_runs;
+  stage ? ++staged_merges : ++global_merges;
+  auto run_bands = [&] {
+    emu::launch(static_cast<unsigned>(BK * S), kNmsThreads, [&] {
+      nms_band_kernel<T>(kh, L.heat_b, L.heat_k, static_cast<int>(K), H, W, thr, r, Mi, capacity, S,
+                         band_keys, band_info);
+    }, poison);
+  };
+  run_bands();
+  std::vector<float> ss(BK * M, -7.0f);
+  std::vector<int64_t> si(BK * M, -7);
+  std::vector<int32_t> sc(BK, -7);
+  int32_t snan = 0;
+  emu::launch(static_cast<unsigned>(BK), kNmsThreads, [&] {
+    heatmap_nms_merge_kernel<T>(kh, L.heat_b, L.heat_k, static_cast<int>(K), Mi, S, stage, band_keys,
+                                band_info, ss.data(), si.data(), sc.data(), &snan);
+  }, poison);
+  rep.check(name, "split.scores", ss, cs);
+  rep.check(name, "split.indices", si, ci);
+  rep.check(name, "split.counts", sc, cc);
+  rep.check_value(name, "split.nan_maps", snan, nan_maps);
 
   // --- nms_gather_kernel, with random gather lists (empty ones and repeats too)
   std::vector<int32_t> start{0}, maps;
@@ -323,30 +425,69 @@ void run_case(const Case& c, const std::string& name, Rng& rng, Report& rep) {
   rep.check(name, "gather.orpm_at", kgo, want_o, nan_any);
   rep.check(name, "gather.flags", kgf, want_flags);
   if (with_refine) rep.check(name, "gather.refine", kref, want_ref);
+
+  // --- the split nms_gather: fresh band lists (scratch poisoned again), merge + gather.
+  std::fill(scratch.begin(), scratch.end(), static_cast<unsigned char>(0xA5));
+  run_bands();
+  std::fill(kgs.begin(), kgs.end(), -7.0f);
+  std::fill(kgt.begin(), kgt.end(), -7.0f);
+  std::fill(kgo.begin(), kgo.end(), -7.0f);
+  std::fill(kgi.begin(), kgi.end(), -7);
+  std::fill(kgc.begin(), kgc.end(), -7);
+  std::fill(kgf.begin(), kgf.end(), -7);
+  std::fill(kref.begin(), kref.end(), 7);
+  emu::launch(static_cast<unsigned>(BK), kNmsThreads, [&] {
+    nms_gather_merge_kernel<T>(kh, kt, ko, L, K, H, W, D, Mi, S, stage, band_keys, band_info,
+                               start.data(), maps.data(), T_, out);
+  }, poison);
+  rep.check(name, "split_gather.scores", kgs, cs);
+  rep.check(name, "split_gather.indices", kgi, ci);
+  rep.check(name, "split_gather.counts", kgc, cc);
+  rep.check(name, "split_gather.tags_at", kgt, gt, nan_any);
+  rep.check(name, "split_gather.orpm_at", kgo, want_o, nan_any);
+  rep.check(name, "split_gather.flags", kgf, want_flags);
+  if (with_refine) rep.check(name, "split_gather.refine", kref, want_ref);
   ++rep.cases;
 }
 
 void run(const Case& c, Rng& rng, Report& rep, int id) {
+  const int S = split_count(c, id);
   char buf[160];
-  std::snprintf(buf, sizeof buf, "nms#%d:%s:%s:B%dK%d:%dx%d:r%lld:M%lld:thr%g", id,
+  std::snprintf(buf, sizeof buf, "nms#%d:%s:%s:B%dK%d:%dx%d:r%lld:M%lld:thr%g:S%d", id,
                 c.dtype == 0 ? "f32" : c.dtype == 1 ? "f16" : "bf16", kPatternNames[c.pat], c.B,
                 c.K, c.H, c.W, static_cast<long long>(c.radius), static_cast<long long>(c.M),
-                c.thr);
-  if (c.dtype == 0) run_case<float>(c, buf, rng, rep);
-  if (c.dtype == 1) run_case<__half>(c, buf, rng, rep);
-  if (c.dtype == 2) run_case<__nv_bfloat16>(c, buf, rng, rep);
+                c.thr, S);
+  if (c.dtype == 0) run_case<float>(c, buf, rng, rep, S);
+  if (c.dtype == 1) run_case<__half>(c, buf, rng, rep, S);
+  if (c.dtype == 2) run_case<__nv_bfloat16>(c, buf, rng, rep, S);
+}
+
+// The split rule (heatmap_nms.cuh) at a few points.
+void check_split_rule(Report& rep) {
+  using ssmp3d::cuda::nms_split_count;
+  rep.check_value("split_rule", "B1K19_128rows_132sms", nms_split_count(19, 128, 132), 14);
+  rep.check_value("split_rule", "B1K1_128rows", nms_split_count(1, 128, 132), 16);
+  rep.check_value("split_rule", "B1K1_40rows", nms_split_count(1, 40, 132), 5);
+  rep.check_value("split_rule", "B1K19_15rows", nms_split_count(19, 15, 132), 1);
+  rep.check_value("split_rule", "B8K19", nms_split_count(152, 128, 132), 1);
+  rep.check_value("split_rule", "B4K19", nms_split_count(76, 128, 132), 4);
+  rep.check_value("split_rule", "B1K19_108sms", nms_split_count(19, 128, 108), 12);
+  rep.check_value("split_rule", "no_sms", nms_split_count(19, 128, 0), 1);
+  rep.check_value("split_rule", "scratch_bytes", ssmp3d::cuda::nms_scratch_bytes(19, 14, 30),
+                  19 * 14 * (30 * 8 + 4));
 }
 
 }  // namespace
 
 void run_nms_checks(Report& rep, Rng& rng, Scale scale, int max_cases) {
   const bool full = scale == Scale::kFull;
+  check_split_rule(rep);
   std::vector<Case> cases;
   auto add = [&](int dtype, int B, int K, int H, int W, int64_t radius, int64_t M, double thr,
-                 Pattern pat, int levels = 3) {
+                 Pattern pat, int levels = 3, int splits = 0) {
     Case c;
     c.dtype = dtype, c.B = B, c.K = K, c.H = H, c.W = W, c.radius = radius, c.M = M, c.thr = thr;
-    c.pat = pat, c.levels = levels, c.D = 1 + (H + W) % 3;
+    c.pat = pat, c.levels = levels, c.D = 1 + (H + W) % 3, c.splits = splits;
     cases.push_back(c);
   };
   const double ninf = -std::numeric_limits<double>::infinity();
@@ -355,6 +496,7 @@ void run_nms_checks(Report& rep, Rng& rng, Scale scale, int max_cases) {
     add(0, 1, 1, 64, 64, 0, 16, 0.0, kNoise);        // 4096 peaks: radix select
     add(2, 1, 2, 32, 32, 1, 64, 0.0, kLevels, 3);     // plateaus, bitonic sort
     add(2, 1, 1, 48, 48, 0, 1024, 0.0, kLevels, 4);  // radix select over equal scores
+    add(0, 1, 1, 32, 20, 1, 12, 0.0, kGrid, 3, 4);   // equal peaks in every band: merge tie rule
   }
   for (int dt = 0; dt < 3; ++dt) {
     // Odd shapes at every radius, plateaus: the tie rule in every direction.
@@ -386,6 +528,25 @@ void run_nms_checks(Report& rep, Rng& rng, Scale scale, int max_cases) {
     add(2, 1, 1, 128, 128, 1, 700, 0.0, kNoise);  // bfloat16: many equal scores
     add(0, 1, 1, 96, 96, 0, 1000, 0.0, kLevels, 4);  // radix select down to the index bytes
   }
+  // The split path's own adversaries (S forced; S = 0: by the rule).
+  for (int dt = 0; dt < 3; ++dt) {
+    add(dt, 1, 2, 32, 21, 1, 8, 0.1, kBorders, 3, 4);     // plateaus straddling band borders
+    add(dt, 1, 1, 30, 17, 1, 7, 0.0, kGrid, 3, 5);       // equal peaks, the M-cut in mid-grid
+    add(dt, 1, 1, 64, 12, 2, 30, 0.0, kBorders, 3, 16);  // B*K = 1, 16 bands of 4 rows, r = 2
+    if (!full) continue;
+    add(dt, 1, 1, 3, 5, 1, 4, 0.0, kLevels, 2, 16);      // tiny map: 13 empty bands
+    add(dt, 1, 1, 1, 1, 0, 1, 0.0, kConst, 3, 16);       // 1 x 1: 15 empty bands
+    add(dt, 2, 2, 24, 9, 1, 30, -1.0, kSpecials, 3, 3);  // NaN / inf in several bands
+    add(dt, 1, 2, 20, 20, 100, 5, 0.0, kLevels, 3, 6);   // radius beyond the map (clamped)
+    add(dt, 1, 1, 40, 40, 1, 20, 0.1, kConst, 3, 5);     // one plateau over every band
+  }
+  if (full) {
+    add(0, 1, 1, 128, 128, 1, 30, 0.0, kNoise);          // the rule: B*K = 1 -> 16 bands
+    add(0, 1, 1, 96, 128, 0, 30, 0.0, kNoise, 3, 4);     // 3072 peaks per band: band radix select
+    add(0, 1, 1, 64, 64, 0, 4096, 0.0, kNoise, 3, 2);    // M = 4096: merge from global memory
+    add(0, 1, 1, 80, 64, 1, 1000, 0.0, kLevels, 5, 3);   // (S + 1) * M = 4000: staged, big
+    add(2, 1, 2, 48, 48, 0, 300, 0.0, kGrid, 3, 7);      // bfloat16 grid, many equal peaks
+  }
   // Random cases.
   const int n_random = full ? 60 : 3;
   for (int i = 0; i < n_random; ++i) {
@@ -402,6 +563,9 @@ void run_nms_checks(Report& rep, Rng& rng, Scale scale, int max_cases) {
   for (size_t i = 0; i < n; ++i) run(cases[i], rng, rep, static_cast<int>(i));
   std::printf("COVERAGE nms maps=%ld radix_select=%ld empty=%ld most_peaks=%ld\n", maps_seen,
               radix_maps, empty_maps, most_peaks);
+  std::printf("COVERAGE nms_split runs=%ld staged=%ld global=%ld empty_bands=%ld full_bands=%ld "
+              "radix_bands=%ld mixed_maps=%ld\n", split_runs, staged_merges, global_merges,
+              empty_bands, full_bands, radix_bands, mixed_maps);
 }
 
 }  // namespace harness

@@ -27,12 +27,12 @@ HARNESS_SOURCES = ("emu_runtime.cpp", "harness_main.cpp", "check_shim.cpp", "che
 CPU_OPS = ("heatmap_nms.cpp", "nms_gather.cpp", "readout.cpp", "encode.cpp")
 # Headers of the prepared kernel sources each family's translation unit includes.
 FAMILY_HEADERS = {
-    "check_nms.cpp": ("nms_block.cuh", "heatmap_nms", "nms_gather"),
+    "check_nms.cpp": ("nms_block.cuh", "heatmap_nms", "nms_gather", "nms_split"),
     "check_readout.cpp": ("readout",),
     "check_encode.cpp": ("encode",),
 }
 DYNAMIC_SHARED = "extern __shared__"
-NMS_KERNEL_HEADERS = ("heatmap_nms_kernel.cuh", "nms_gather_kernel.cuh")
+NMS_KERNEL_HEADERS = ("heatmap_nms_kernel.cuh", "nms_gather_kernel.cuh", "nms_split.cuh")
 BASE_FLAGS = ("-std=c++20", "-pthread", "-ffp-contract=off")  # no FMA: as nvcc --fmad=false
 FAST_FLAGS = ("-O1",)
 TSAN_FLAGS = ("-O1", "-g", "-fsanitize=thread")
@@ -183,10 +183,10 @@ def run_harness(exe: Path, *args: str, timeout: int = 300) -> tuple[int, str, di
     return res.returncode, out, counts
 
 
-def barrier_sites(cuda_dir: Path) -> list[str]:
-    """``file:line`` of every __syncthreads() of the NMS kernels, in source order."""
+def barrier_sites(cuda_dir: Path, names: tuple[str, ...] | None = None) -> list[str]:
+    """``file:line`` of every __syncthreads() of the NMS kernels (or of the files `names`), in source order."""
     sites = []
-    for name in ("nms_block.cuh", *NMS_KERNEL_HEADERS):
+    for name in names or ("nms_block.cuh", *NMS_KERNEL_HEADERS):
         for i, line in enumerate((cuda_dir / name).read_text().splitlines(), 1):
             if "__syncthreads()" in line.split("//")[0]:
                 sites.append(f"{name}:{i}")

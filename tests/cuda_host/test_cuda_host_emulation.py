@@ -1,21 +1,27 @@
 """The real CUDA kernel sources, run on the CPU by a host emulation, against the C++ CPU ops.
 
 What it checks: the C++ harness in this folder compiles the kernels exactly
-as the GPU build includes them (src/cuda/heatmap_nms_kernel.cuh and
-nms_gather_kernel.cuh with nms_block.cuh, readout_global.cuh,
+as the GPU build includes them (src/cuda/heatmap_nms_kernel.cuh,
+nms_gather_kernel.cuh and nms_split.cuh with nms_block.cuh, readout_global.cuh,
 encode_global.cuh) with g++ and cuda_shim.h, runs every CUDA thread of a
 block as a std::thread with real barriers, and compares every output bit for
 bit with the CPU ops of src/csrc on adversarial cases (check_*.cpp): ties
 and plateaus, -0.0, NaN, +-inf, empty maps, more than 1024 peaks (radix
 select), M up to 4096, radius 0..4, odd sizes, float32/float16/bfloat16.
+Every NMS case also runs the split path of small batches (band kernel, then
+the merge kernels, through a poisoned scratch buffer) with 2-16 bands, plus
+split adversaries: plateaus and equal peaks across band borders, more peaks
+in one band than M and than the key buffer, tiny maps with empty bands.
 
 How work is split: session fixtures build the harness (cuda_host_build.py:
 objects cached by source hash, two compiles at a time) normally and with
 ThreadSanitizer; the tests run the binaries: all cases; the TSan build on
 small cases; and mutants that prove the checks have teeth: one
 ``__syncthreads()`` of the NMS code skipped (TSan must see a race, or the
-outputs must differ) and the NMS tie rule flipped in a copy of nms_block.cuh
-(the outputs must differ). Barrier sites beyond the first three and the
+outputs must differ), each barrier of the split merge (nms_split.cuh) skipped,
+and the NMS tie rule flipped in a copy of nms_block.cuh, or the merge's
+band-order tie rule flipped in nms_split.cuh (the outputs must differ).
+Barrier sites of nms_block.cuh / the kernels beyond the first three and the
 flip of the later-pixel half of the rule are marked slow.
 
 No GPU and no Python extension are needed; without g++ (C++20 atomic waits)
@@ -50,7 +56,12 @@ TIE_FLIPS = {
                      "load_f32(row - 1) <= v && load_f32(row + 1) <= v"),
     "window_loop_later": ("nms_block.cuh", "later ? !(h <= v) : !(h < v)",
                           "later ? !(h < v) : !(h < v)"),
+    # The split merge: on equal scores the band with lower rows comes first.
+    "merge_band_order": ("nms_split.cuh", "t < s ? (key & kScoreBits)", "t > s ? (key & kScoreBits)"),
 }
+# The split merge's barriers (nms_split.cuh), each skipped in a quick test.
+MERGE_FILE = "nms_split.cuh"
+MAX_MERGE_SITES = 4
 SLOW_FLIPS = {"window_loop_later"}
 
 
@@ -107,6 +118,10 @@ def test_kernels_equal_cpu_ops_bit_for_bit(harness):
     # The generators reach the hard paths: radix select, empty maps, every read-out rule.
     nms = _coverage(out, "nms")
     assert nms["radix_select"] >= 5 and nms["most_peaks"] > 4096 and nms["empty"] > 0, nms
+    split = _coverage(out, "nms_split")
+    assert split["runs"] >= 150 and split["staged"] > 0 and split["global"] > 0, split
+    assert split["empty_bands"] > 0 and split["full_bands"] > 0 and split["radix_bands"] > 0, split
+    assert split["mixed_maps"] > 50, split
     rules = _coverage(out, "readout rules")
     assert all(rules[r] > 0 for r in ("own", "limb", "neck", "pelvis", "mean", "root")), rules
     print(counts, nms, rules)
@@ -148,10 +163,26 @@ def test_skipped_barrier_is_detected(tsan_harness, sources, index):
     print(f"barrier {site} skipped: {how}")
 
 
+@pytest.mark.parametrize("index", range(MAX_MERGE_SITES))
+def test_skipped_merge_barrier_is_detected(tsan_harness, sources, index):
+    sites = barrier_sites(sources, (MERGE_FILE,))
+    if index >= len(sites):
+        pytest.skip(f"{MERGE_FILE} has {len(sites)} barrier sites")
+    site = sites[index]
+    rc, out, counts = run_harness(tsan_harness, "--small", "--only", "nms", "--max-cases", "4",
+                                  "--skip-barrier", site, timeout=MUTANT_TIMEOUT_S)
+    assert not counts or counts["hits"] > 0, f"{site}: the mutation cases never reach it"
+    how = _noticed(rc, out, counts)
+    assert how, f"skipping the merge barrier at {site} went unnoticed (no race, no mismatch)"
+    print(f"merge barrier {site} skipped: {how}")
+
+
 def test_barrier_sites_are_found(sources):
     sites = barrier_sites(sources)
     assert len(sites) >= 4, sites  # block_nms has several; a parse failure would hide the mutants
     assert len(sites) <= MAX_SITES, f"raise MAX_SITES to {len(sites)}"
+    merge = barrier_sites(sources, (MERGE_FILE,))
+    assert 2 <= len(merge) <= MAX_MERGE_SITES, merge
 
 
 @pytest.mark.parametrize(

@@ -16,8 +16,12 @@ import functools
 import importlib
 from types import ModuleType
 
-#: Version of the raw-pointer interface these Python wrappers expect.
+#: Version of the raw-pointer interface these Python wrappers expect of ``ssmp3d._C``.
 ABI_VERSION = 6
+#: Version of the raw-pointer interface these Python wrappers expect of ``ssmp3d._C_cuda``
+#: (7: the NMS functions take ``splits`` / ``scratch_ptr``; ``nms_split_count``,
+#: ``nms_scratch_bytes``).
+CUDA_ABI_VERSION = 7
 
 _BUILD_HINT = (
     "build it with `pip install .` (or, for a development tree, "
@@ -25,27 +29,27 @@ _BUILD_HINT = (
 )
 
 
-def _load(name: str, what: str) -> ModuleType:
+def _load(name: str, what: str, expected: int) -> ModuleType:
     try:
         module = importlib.import_module(f"ssmp3d.{name}")
     except ImportError as exc:
         raise ImportError(f"ssmp3d.{name} ({what}) is not available: {exc}; {_BUILD_HINT}") from exc
     found = getattr(module, "ABI_VERSION", None)
-    if found != ABI_VERSION:
+    if found != expected:
         raise ImportError(
-            f"ssmp3d.{name} is stale: interface version {found}, expected {ABI_VERSION}; rebuild it ({_BUILD_HINT})"
+            f"ssmp3d.{name} is stale: interface version {found}, expected {expected}; rebuild it ({_BUILD_HINT})"
         )
     return module
 
 
 @functools.cache
 def _cpu_module() -> ModuleType:
-    return _load("_C", "the compiled CPU extension")
+    return _load("_C", "the compiled CPU extension", ABI_VERSION)
 
 
 @functools.cache
 def _cuda_module() -> ModuleType:
-    return _load("_C_cuda", "the compiled CUDA extension")
+    return _load("_C_cuda", "the compiled CUDA extension", CUDA_ABI_VERSION)
 
 
 def load_cpu() -> ModuleType:

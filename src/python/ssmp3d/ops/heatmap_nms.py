@@ -38,6 +38,10 @@ Semantics shared by every path:
 * float64 CUDA tensors are processed by the CPU kernel (copy to and from the
   host); float32 / float16 / bfloat16 CUDA tensors run on the GPU, read in
   their own dtype (no upcast copy), on the current stream of their device.
+  Small batches (fewer ``B * K`` maps than the GPU has SMs) split each map
+  into bands of rows, one thread block each, merged by a second kernel
+  (``src/cuda/nms_split.cuh``; scratch from torch's caching allocator); the
+  results are the same bit for bit.
 """
 
 from __future__ import annotations
@@ -130,9 +134,10 @@ def _run_cpu(x: torch.Tensor, thr: float, r: int, m: int, num_threads: int) -> N
     return scores, indices, counts
 
 
-def _run_cuda(x: torch.Tensor, thr: float, r: int, m: int) -> NmsResult:
+def _run_cuda(x: torch.Tensor, thr: float, r: int, m: int, splits: int | None = None) -> NmsResult:
     """``x``: CUDA float32/float16/bfloat16 ``[B, K, H, W]`` with contiguous ``[H, W]`` maps; runs on the device's
-    current stream; float32 scores (the values widened)."""
+    current stream; float32 scores (the values widened). ``splits``: bands of rows per map (``None``: the
+    kernels' rule for small batches, :func:`ssmp3d.ops._cuda.nms_scratch`); the outputs do not depend on it."""
     ext = load_cuda()
     b, k, h, w = x.shape
     dev = x.device
@@ -141,9 +146,11 @@ def _run_cuda(x: torch.Tensor, thr: float, r: int, m: int) -> NmsResult:
         indices = torch.empty((b, k, m), dtype=torch.int64, device=dev)
         counts = torch.empty((b, k), dtype=torch.int32, device=dev)
         nan = torch.zeros(1, dtype=torch.int32, device=dev)
+        splits, scratch = _cuda.nms_scratch(b * k, h, m, dev, splits)  # scratch: [B*K, splits] band lists
         ext.heatmap_nms_cuda(x.data_ptr(), (x.stride(0), x.stride(1), 0, 0, 0, 0, 0, 0), _cuda.dtype_code(x.dtype),
                              b, k, h, w, thr, r, m, scores.data_ptr(), indices.data_ptr(),
-                             counts.data_ptr(), nan.data_ptr(), stream)
+                             counts.data_ptr(), nan.data_ptr(), stream, splits,
+                             0 if scratch is None else scratch.data_ptr())
     _cuda.raise_if_flagged(nan, ValueError, f"heatmaps: contains NaN (in {{}} of the {b * k} maps)")
     return scores, indices, counts
 

@@ -133,11 +133,18 @@ def _all_maps(k: int) -> np.ndarray:
     return np.concatenate([start, np.tile(np.arange(k, dtype=np.int32), k)])
 
 
-def _run_cuda(hm: torch.Tensor, tg: torch.Tensor, om: torch.Tensor, thr: float, r: int, m: int):
+def _run_cuda(hm: torch.Tensor, tg: torch.Tensor, om: torch.Tensor, thr: float, r: int, m: int,
+              splits: int | None = None):
+    """Checked CUDA inputs (:func:`_check_cuda`) -> the five outputs, on the device's current stream.
+
+    ``splits``: bands of rows per map (``None``: the kernels' rule for small batches,
+    :func:`ssmp3d.ops._cuda.nms_scratch`); the outputs do not depend on it.
+    """
     b, k, h, w = hm.shape
     d = tg.shape[2]
     dev = hm.device
     with _cuda.on_device(dev) as stream:
+        splits, scratch = _cuda.nms_scratch(b * k, h, m, dev, splits)  # scratch: [B*K, splits] band lists
         lists = _device_cache.device_address(_all_maps(k), dev)  # cached: no copy after the first call
         scores = torch.empty((b, k, m), dtype=torch.float32, device=dev)
         indices = torch.empty((b, k, m), dtype=torch.int64, device=dev)
@@ -149,7 +156,8 @@ def _run_cuda(hm: torch.Tensor, tg: torch.Tensor, om: torch.Tensor, thr: float, 
             hm.data_ptr(), tg.data_ptr(), om.data_ptr(), _maps.layout_strides(hm, tg, om), _cuda.dtype_code(hm.dtype),
             b, k, h, w, d, thr, r, m,
             lists, lists + 4 * (k + 1), k * k, scores.data_ptr(), indices.data_ptr(),
-            counts.data_ptr(), flags.data_ptr(), tags_at.data_ptr(), orpm_at.data_ptr(), 0, stream)
+            counts.data_ptr(), flags.data_ptr(), tags_at.data_ptr(), orpm_at.data_ptr(), 0, stream,
+            splits, 0 if scratch is None else scratch.data_ptr())
     if not _cuda.capturing(dev):
         bits = torch.stack([(flags & bit).ne(0).sum() for bit in (1, 2, 4)]).tolist()  # one sync
         for n, what in zip(bits, ("heatmaps: contains NaN", "tags: contains NaN at a candidate peak",
