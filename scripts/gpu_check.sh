@@ -14,7 +14,8 @@
 #   4. compute-sanitizer memcheck, racecheck and synccheck on scripts/gpu_kernels_smoke.py
 #      (every kernel once, small inputs; "not found" when compute-sanitizer is missing);
 #   5. scripts/gpu_bench.py: decode us/frame (B = 1, 64; fp32, bf16 network-output views),
-#      NMS + gather kernel against its bandwidth floor, paper-network bf16 inference, training.
+#      NMS + gather kernel against its bandwidth floor, paper-network bf16 inference, training;
+#   6. scripts/gpu_pipeline.py: the Predictor's frames/s, in line against pipelined.
 # Then ONE summary table (item, value, goal, verdict), printed and written to OUT_DIR/summary.txt;
 # logs of every step are in OUT_DIR. Exit status 0 (the table says what failed).
 #
@@ -80,6 +81,8 @@ dry_steps() {
   row "gpu_kernels_smoke.py" "exit $?: $(tail -1 "$OUT/smoke_nogpu.log")" "exit 2 without a GPU"
   timeout 60 "$PY" scripts/gpu_bench.py --dry-run > "$OUT/bench.log" 2>&1
   row "gpu_bench.py --dry-run" "exit $?" "exit 0"
+  timeout 60 "$PY" scripts/gpu_pipeline.py --dry-run > "$OUT/pipeline.log" 2>&1
+  row "gpu_pipeline.py --dry-run" "exit $?" "exit 0"
   SAN="$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null || echo "not found")"
   row "compute-sanitizer" "$SAN" "info"
 }
@@ -125,26 +128,40 @@ gpu_steps() {
   done
 
   echo "== 5. benchmarks"
-  T=$(box 400 15)
+  T=$(box 400 75)
   timeout "$T" "$PY" scripts/gpu_bench.py --out "$OUT/bench.json" > "$OUT/bench.log" 2>&1
   RC=$?
   row "gpu_bench.py" "$(status_of $RC "$T")" "ok"
+
+  echo "== 6. pipelined Predictor"
+  T=$(box 120 5)
+  timeout "$T" "$PY" scripts/gpu_pipeline.py --frames 256 --out "$OUT/pipeline.json" > "$OUT/pipeline.log" 2>&1
+  RC=$?
+  row "gpu_pipeline.py" "$(status_of $RC "$T")" "ok"
 }
 
 if ((DRY)); then dry_steps; else gpu_steps; fi
 
 echo "== summary"
-"$PY" - "$ROWS" "$OUT/bench.json" "$OUT/summary.txt" <<'EOF'
+"$PY" - "$ROWS" "$OUT/bench.json" "$OUT/summary.txt" "$OUT/pipeline.json" <<'EOF'
 import json, os, sys
 
-rows_path, bench_path, out_path = sys.argv[1:4]
+rows_path, bench_path, out_path, pipeline_path = sys.argv[1:5]
 rows = [line.rstrip("\n").split("\t") for line in open(rows_path) if line.strip()]
-bench = {}
-if os.path.exists(bench_path):
+
+
+def load(path: str) -> dict:
+    if not os.path.exists(path):
+        return {}
     try:
-        bench = json.load(open(bench_path))
+        return json.load(open(path))
     except ValueError as exc:
-        rows.append(["bench.json", f"unreadable: {exc}", "-"])
+        rows.append([os.path.basename(path), f"unreadable: {exc}", "-"])
+        return {}
+
+
+bench = load(bench_path)
+pipeline = load(pipeline_path)
 GOALS = [  # key, item, unit, goal text, test
     ("decode_b1_fp32_us_per_frame", "decode B=1 fp32 views", "us/frame", "< 100", lambda v: v < 100),
     ("decode_b1_bf16_us_per_frame", "decode B=1 bf16 views", "us/frame", "< 100", lambda v: v < 100),
@@ -185,6 +202,15 @@ for key, item, unit, goal, test in GOALS:
 for key, v in bench.items():
     if key.endswith("_error"):
         table.append([f"gpu_bench {key[:-6]}", str(v), "no error", "FAIL"])
+for key, v in pipeline.items():  # {preset}_b{B}_{inline_fps,pipelined_fps,speedup,same_poses,error}
+    if key.endswith("_speedup") and isinstance(v, (int, float)):
+        case = key[: -len("_speedup")]
+        fps = f"{pipeline.get(case + '_inline_fps', float('nan')):.0f} -> {pipeline.get(case + '_pipelined_fps', float('nan')):.0f} frames/s"
+        table.append([f"pipelined Predictor {case}", f"{v:.2f}x ({fps})", ">= 1", "PASS" if v >= 1 else "MISS"])
+    elif key.endswith("_same_poses"):
+        table.append([f"pipelined == in line {key[: -len('_same_poses')]}", str(v), "True", "PASS" if v is True else "FAIL"])
+    elif key.endswith("_error"):
+        table.append([f"gpu_pipeline {key[:-6]}", str(v), "no error", "FAIL"])
 width = [max(len(r[i]) for r in table + [["item", "value", "goal", "verdict"]]) for i in range(4)]
 width[1] = min(width[1], 110)
 lines = ["  ".join(h.ljust(w) for h, w in zip(("item", "value", "goal", "verdict"), width)),

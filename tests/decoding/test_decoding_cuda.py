@@ -16,7 +16,8 @@ import torch
 
 from ssmp3d.decoding import DecodeConfig, available_backends, decode
 from ssmp3d.decoding.native import config_tables
-from ssmp3d.decoding.cuda import (decode_tables, gather_lists, gather_on_device, pack_tables, table_layout)
+from ssmp3d.decoding.cuda import (HostTables, decode_host, decode_tables, gather_lists, gather_on_device, pack_tables,
+                                  table_layout)
 from ssmp3d.decoding.types import DecodeResult
 from ssmp3d.geometry import MapTransform
 from ssmp3d.ops import _reference, skeleton_table
@@ -46,9 +47,8 @@ def host_half(hm, tg, om, config=DecodeConfig(), skeleton=PANOPTIC19, transform=
     """The cuda backend with the kernel replaced by its twin (``with_orpm`` False: 2D only)."""
     tables, d = twin_tables(hm, tg, om, config, skeleton, with_orpm)
     b, k, h, w = hm.shape
-    coords, *rest = decode_tables(tables, b, k, h, w, d, config, gather_lists(skeleton, with_orpm), skeleton.neck,
-                                  skeleton.pelvis, config_tables(config, skeleton), num_threads, with_orpm)
-    return DecodeResult(transform.map_to_image(coords).astype(np.float32), *rest)
+    staged = HostTables(tables, (b, k, h, w, d), gather_lists(skeleton, with_orpm), with_orpm)
+    return decode_host(staged, config, skeleton, transform, num_threads)  # the host stage decode_cuda runs
 
 
 # ----------------------------------------------------------------------------

@@ -6,7 +6,8 @@
 and :mod:`.readout`) that the compiled backends reproduce exactly.
 
 Imports go one way: :mod:`.types` and :mod:`.validate` at the bottom; the
-reference decoder and the compiled helpers (:mod:`.native`) above them; the
+reference decoder and the compiled helpers (:mod:`.native`, then
+:mod:`.candidate_tables`) above them; the
 backends (:mod:`.reference`, :mod:`.cpu`, :mod:`.cuda`) above those; the
 custom op (:mod:`.op`) and the entry point (:mod:`.api`) on top. Importing
 this package registers ``torch.ops.ssmp3d.decode``.

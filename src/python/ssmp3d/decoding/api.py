@@ -151,12 +151,36 @@ def decode(
         raise ValueError(f"backend: expected 'auto' or one of {available}, got {backend!r}")
     threads = _check_threads(num_threads)
     tags = channel_first_tags(tags, tag_layout)
+    check_call(heatmaps, tags, orpm, config, skeleton, backend, threads)
+    return impl(heatmaps, tags, orpm, config, skeleton, transform, threads)
+
+
+def check_call(heatmaps: object, tags: object, orpm: object, config: DecodeConfig, skeleton: Skeleton,
+               backend: str, num_threads: int) -> tuple[int, int, int, int, int]:
+    """The input checks of :func:`decode` once the backend is chosen: shapes
+    (:func:`~ssmp3d.decoding.validate.validate_inputs`), the config's mean
+    bones against the skeleton and the memory budget.
+
+    Args:
+        heatmaps, tags, orpm: As for :func:`decode` (``tags`` channel-first).
+        config: Decoding parameters.
+        skeleton: Joint set.
+        backend: ``"python"``, ``"cpu"`` or ``"cuda"``.
+        num_threads: Host threads (0 = all cores).
+
+    Returns:
+        ``(B, K, H, W, D)``.
+
+    Raises:
+        TypeError, ValueError: as :func:`decode`.
+    """
     b, k, h, w, d = validate_inputs(heatmaps, tags, orpm, skeleton)
     if config.mean_bones is not None:
         config.mean_bones_array(skeleton)  # raises ValueError on a [K][3] mismatch
-    nbytes = _budget.decode_bytes(b, k, h, w, d, config, backend, threads, (heatmaps, tags, orpm), orpm is not None)
+    nbytes = _budget.decode_bytes(b, k, h, w, d, config, backend, num_threads, (heatmaps, tags, orpm),
+                                  orpm is not None)
     if nbytes > _budget.MEMORY_BUDGET_BYTES:  # the message only when it is needed
         _budget.check(nbytes, "heatmaps / tags / DecodeConfig.max_candidates",
                       f"decode (backend {backend!r}) with B = {b}, K = {k}, H = {h}, W = {w}, D = {d}, "
                       f"M = {config.max_candidates}")
-    return impl(heatmaps, tags, orpm, config, skeleton, transform, threads)
+    return b, k, h, w, d

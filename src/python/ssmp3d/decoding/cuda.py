@@ -5,10 +5,22 @@ One kernel launch (``ssmp3d._C_cuda.nms_gather_cuda``, one thread block per
 rules and gathers, at each kept peak, its tags, the refinement signs and the
 ORPM vectors of every map its location may be read for (the joint's *gather
 list*: the maps ``m`` with ``S[m, l]``, about 99 of 19 x 19 for Panoptic).
-All of it lands in one device buffer, copied to pinned host memory in one
-transfer per batch; after one stream synchronisation the C++ grouper (either strategy)
-and read-out (``ssmp3d._C.decode_candidates_cpu``, the back half of the
-``cpu`` decoder, images split across threads) finish the batch.
+All of it lands in one device buffer (:mod:`.candidate_tables`), copied to
+pinned host memory in one transfer per batch; the C++ grouper (either
+strategy) and read-out (``ssmp3d._C.decode_candidates_cpu``, the back half
+of the ``cpu`` decoder, images split across threads) finish the batch.
+
+The decoder is two halves, which :func:`decode_cuda` runs one after the
+other and the pipelined :class:`~ssmp3d.predict.Predictor`
+(:mod:`ssmp3d.predict.stream_cuda`) runs on two threads:
+
+* **device stage**, :func:`gather_tables` then :func:`copy_tables`: the
+  kernel on the caller's current stream, then the copy of its buffer into
+  pinned host memory, enqueued on the current stream or on a side stream
+  that waits for the kernel (an event), ending with a *ready* event. Nothing
+  waits on the host.
+* **host stage**, :func:`decode_host`: waits for the ready event (the one
+  synchronisation), then groups and reads out on the host.
 
 Why the grouper stays on the host: it is a sequential search (greedy, or one assignment per joint type) over a
 few hundred candidates per image, a poor fit for a GPU, while the compact
@@ -25,7 +37,6 @@ and ``ssmp3d.ops.heatmap_nms`` can.
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,71 +44,16 @@ import torch
 
 from ..geometry import MapTransform
 from ..ops import _cuda, _device_cache, _maps
-from ..ops._ext import load_cpu, load_cuda
-from ..ops.readout import skeleton_table
+from ..ops._ext import load_cuda
 from ..skeleton import Skeleton
-from .native import ConfigTables, config_tables, group_args, output_buffers, raise_status, readout_code
+from .candidate_tables import (SECTIONS as _SECTIONS, GatherLists, decode_tables, gather_lists, lists_of_table,
+                               pack_tables, table_layout)
+from .native import config_tables
 from .types import DecodeConfig, DecodeResult
 
-__all__ = ["GatherLists", "gather_lists", "lists_of_table", "table_layout", "pack_tables", "launch_gather", "decode_tables", "decode_cuda"]
-
-
-@dataclass(frozen=True)
-class GatherLists:
-    """The ORPM maps gathered at each joint's peaks.
-
-    Attributes:
-        start: ``[K + 1]`` int32 offsets; joint ``l``'s list is
-            ``maps[start[l]:start[l + 1]]``.
-        maps: ``[T]`` int32 map ids, ascending within each list.
-        slot: ``[K, K]`` int32: position of map ``m`` in location ``l``'s
-            list, -1 when not gathered.
-    """
-
-    start: np.ndarray
-    maps: np.ndarray
-    slot: np.ndarray
-
-    @property
-    def total(self) -> int:
-        """``T``, the number of (location, map) pairs gathered per candidate rank."""
-        return int(self.start[-1])
-
-
-def gather_lists(skeleton: Skeleton, with_orpm: bool = True) -> GatherLists:
-    """Gather lists of a skeleton: at location ``l``, every map ``m`` with ``S[m, l]``
-    (the read-out sets, which hold ``S[l, l]``), so every value the read-out,
-    full or naive, can read is gathered; empty lists when ``with_orpm`` is
-    False (2D-only decoding reads no ORPM value). Cached."""
-    return lists_of_table(skeleton_table(skeleton), with_orpm)
-
-
-def lists_of_table(table: np.ndarray, with_orpm: bool = True) -> GatherLists:
-    """:func:`gather_lists` of a :func:`ssmp3d.ops.skeleton_table` (cached by content)."""
-    key = table.tobytes() + bytes([table.shape[1] & 0xFF, int(with_orpm)])
-    hit = _LISTS.get(key)
-    if hit is not None:
-        return hit
-    k = table.shape[1]
-    sets = table[2 + k:]  # S[m, l]
-    start, maps = [0], []
-    slot = np.full((k, k), -1, np.int32)
-    for loc in range(k):
-        members = [m for m in range(k) if sets[m, loc] or m == loc] if with_orpm else []
-        for s, m in enumerate(members):
-            slot[m, loc] = s
-        maps += members
-        start.append(len(maps))
-    out = GatherLists(np.asarray(start, np.int32), np.asarray(maps, np.int32), slot)
-    for a in (out.start, out.maps, out.slot):
-        a.setflags(write=False)
-    if len(_LISTS) > 64:
-        _LISTS.clear()
-    _LISTS[key] = out
-    return out
-
-
-_LISTS: dict[bytes, GatherLists] = {}  # bounded (cleared beyond 64 entries), keyed by content
+__all__ = ["DeviceTables", "GatherLists", "HostTables", "check_devices", "copy_tables", "decode_cuda", "decode_host",
+           "decode_tables", "gather_lists", "gather_on_device", "gather_tables", "launch_gather", "lists_of_table",
+           "pack_tables", "table_layout"]
 
 
 def _device_lists(lists: GatherLists, device: torch.device) -> int:
@@ -105,60 +61,6 @@ def _device_lists(lists: GatherLists, device: torch.device) -> int:
     (``ssmp3d.ops._device_cache``: copied once per device and content)."""
     return _device_cache.device_address(np.concatenate([lists.start, lists.maps]), device)
 
-
-_SECTIONS = ("scores", "indices", "counts", "flags", "tags_at", "orpm_at", "refine")
-
-
-@functools.lru_cache(maxsize=64)
-def table_layout(b: int, k: int, m: int, d: int, t: int) -> tuple[int, dict[str, tuple[tuple[int, ...], np.dtype, int]]]:
-    """Byte size and ``name -> (shape, dtype, offset)`` of the candidate tables packed
-    in one buffer (64-byte aligned sections), as ``nms_gather_cuda`` writes them."""
-    specs = [((b, k, m), np.float32), ((b, k, m), np.int64), ((b, k), np.int32), ((b, k), np.int32),
-             ((b, k, m, d), np.float32), ((b, m * t, 3), np.float32), ((b, k, m, 2), np.int8)]
-    out, offset = {}, 0
-    for name, (shape, dtype) in zip(_SECTIONS, specs):
-        dt = np.dtype(dtype)
-        out[name] = (shape, dt, offset)
-        offset += -(-int(np.prod(shape)) * dt.itemsize // 64) * 64
-    return offset, out
-
-
-def decode_tables(tables: np.ndarray, b: int, k: int, h: int, w: int, d: int, config: DecodeConfig,
-                  lists: GatherLists, neck: int, pelvis: int, arrays: ConfigTables, num_threads: int,
-                  with_orpm: bool = True) -> tuple[np.ndarray, ...]:
-    """The host half: candidate tables -> the 10 decoder outputs (map coordinates first).
-
-    Args:
-        tables: Contiguous uint8 host buffer in :func:`table_layout` order
-            for ``(b, k, config.max_candidates, d, lists.total)``.
-        b, k, h, w, d: Batch, joints, map size, tag dimension.
-        config: Decoding parameters.
-        lists: The gather lists that made the tables.
-        neck, pelvis: Joint indices of the skeleton.
-        arrays: The skeleton table, mean bones and tree of the decoder
-            (:func:`ssmp3d.decoding.native.config_tables`).
-        num_threads: Host threads; 0 = all cores.
-        with_orpm: False for 2D-only decoding (no read-out; the lists may be empty).
-
-    Raises:
-        ValueError: NaN in the heatmaps or in a tag at a peak, or in an ORPM
-            value read (the same messages as the ``cpu`` backend); gather
-            lists that miss a read-out set.
-    """
-    m = config.max_candidates
-    size_in, layout = table_layout(b, k, m, d, lists.total)
-    if tables.dtype != np.uint8 or tables.shape != (size_in,) or not tables.flags.c_contiguous:
-        raise ValueError(f"tables: expected a contiguous uint8 buffer of {size_in} bytes")
-    base = tables.ctypes.data
-    sec = [base + layout[name][2] for name in _SECTIONS]
-    out, ptr = output_buffers(b, config.max_people, k, d)
-    kind, image = load_cpu().decode_candidates_cpu(
-        *sec, lists.start.ctypes.data, lists.slot.ctypes.data, b, k, h, w, d, m,
-        *group_args(config, arrays.path_ptr), readout_code(config, with_orpm), config.readout_threshold,
-        config.readout_min_dist, config.refine, arrays.table_ptr, neck, pelvis,
-        arrays.mean_bones_ptr, *ptr, num_threads)
-    raise_status(kind, image)
-    return out
 
 
 def check_devices(heatmaps: object, tags: object, orpm: object) -> torch.device:
@@ -175,6 +77,7 @@ def check_devices(heatmaps: object, tags: object, orpm: object) -> torch.device:
         elif x.device != device:
             raise ValueError(f"{name}: expected the device of heatmaps ({device}), got {x.device}")
     return device
+
 
 
 def launch_gather(hm: torch.Tensor, tg: torch.Tensor, om: torch.Tensor | None, config: DecodeConfig,
@@ -201,6 +104,7 @@ def launch_gather(hm: torch.Tensor, tg: torch.Tensor, om: torch.Tensor | None, c
     m, t = config.max_candidates, lists.total
     size, layout = table_layout(b, k, m, d, t)
     with _cuda.on_device(device) as stream:
+        splits, scratch = _cuda.nms_scratch(b * k, h, m, device)  # bands of rows per map (small batches)
         dev_lists = _device_lists(lists, device)
         dev_buf = torch.empty(size, dtype=torch.uint8, device=device)
         base = dev_buf.data_ptr()
@@ -208,36 +112,163 @@ def launch_gather(hm: torch.Tensor, tg: torch.Tensor, om: torch.Tensor | None, c
         load_cuda().nms_gather_cuda(
             hm.data_ptr(), tg.data_ptr(), om.data_ptr(), strides, _cuda.dtype_code(dtype), b, k, h, w, d,
             config.det_threshold, config.nms_radius, m, dev_lists, dev_lists + 4 * (k + 1),
-            t, *sec, stream)
+            t, *sec, stream, splits, 0 if scratch is None else scratch.data_ptr())
     return dev_buf, d
+
+
+@dataclass(frozen=True, eq=False)
+class DeviceTables:
+    """The kernel's output for one batch, still on the device (or on the host, for tests).
+
+    Attributes:
+        buffer: ``[size]`` uint8 tensor in :func:`table_layout` order.
+        shape: ``(B, K, H, W, D)`` of the decoded maps.
+        lists: The gather lists that made the tables.
+        with_orpm: False for 2D-only decoding.
+    """
+
+    buffer: torch.Tensor
+    shape: tuple[int, int, int, int, int]
+    lists: GatherLists
+    with_orpm: bool
+
+    @property
+    def nbytes(self) -> int:
+        """Size of :attr:`buffer` in bytes."""
+        return self.buffer.numel()
+
+
+@dataclass(frozen=True, eq=False)
+class HostTables:
+    """The tables on their way to host memory: what :func:`decode_host` reads.
+
+    Attributes:
+        tables: ``[size]`` uint8 host array (a view of the pinned buffer);
+            valid once :meth:`wait` has returned.
+        shape, lists, with_orpm: As :class:`DeviceTables`.
+        ready: CUDA event recorded after the copy, or None when the tables
+            are already on the host.
+    """
+
+    tables: np.ndarray
+    shape: tuple[int, int, int, int, int]
+    lists: GatherLists
+    with_orpm: bool
+    ready: torch.cuda.Event | None = None
+
+    def wait(self) -> None:
+        """Blocks until the copy is done (releases the GIL while waiting)."""
+        if self.ready is not None:
+            self.ready.synchronize()
+
+
+def _launch(hm: torch.Tensor, tg: torch.Tensor, om: torch.Tensor | None, config: DecodeConfig,
+            lists: GatherLists) -> DeviceTables:
+    buffer, d = launch_gather(hm, tg, om, config, lists)
+    b, k, h, w = hm.shape
+    return DeviceTables(buffer, (b, k, h, w, d), lists, om is not None)
+
+
+def gather_tables(heatmaps: torch.Tensor, tags: torch.Tensor, orpm: torch.Tensor | None, config: DecodeConfig,
+                  skeleton: Skeleton) -> DeviceTables:
+    """Device stage, first step: the kernel on the current stream (nothing waits).
+
+    Args:
+        heatmaps, tags, orpm: Validated CUDA tensors of one device
+            (:func:`ssmp3d.decoding.validate.validate_inputs`; ``orpm`` None: 2D only).
+        config: Decoding parameters.
+        skeleton: Joint set.
+
+    Raises:
+        ValueError: an input is not on the CUDA device of ``heatmaps``.
+    """
+    check_devices(heatmaps, tags, orpm)
+    return _launch(heatmaps, tags, orpm, config, gather_lists(skeleton, orpm is not None))
+
+
+def copy_tables(launched: DeviceTables, host: torch.Tensor | None = None, stream: torch.cuda.Stream | None = None,
+                *, blocking: bool = False) -> HostTables:
+    """Device stage, second step: enqueues the copy of the tables into host memory.
+
+    Args:
+        launched: :func:`gather_tables`' result.
+        host: ``[launched.nbytes]`` uint8 CPU tensor to copy into (pinned, or
+            the copy is synchronous; the caller must not reuse it before the
+            result's ``ready`` event); None: a new pinned one.
+        stream: Stream of the copy; None: the current stream. Another stream
+            first waits for an event recorded on the current stream after the
+            kernel, and the device buffer is marked as used by it
+            (``record_stream``), so the caching allocator cannot hand it out
+            again before the copy is done.
+        blocking: Make ``ready`` a blocking-sync event (its waiter sleeps instead of spinning).
+
+    Returns:
+        The :class:`HostTables`, ``ready`` recorded on the copy's stream. Tables
+        on the host (tests) are copied at once and have no event.
+
+    Raises:
+        ValueError: ``host`` is not a uint8 CPU tensor of ``launched.nbytes`` elements.
+    """
+    src = launched.buffer
+    if host is not None and (not isinstance(host, torch.Tensor) or host.device.type != "cpu"
+                             or host.dtype != torch.uint8 or tuple(host.shape) != tuple(src.shape)):
+        got = (f"{host.dtype} {list(host.shape)} on {host.device}" if isinstance(host, torch.Tensor)
+               else type(host).__name__)
+        raise ValueError(f"host: expected a [{src.numel()}] uint8 CPU tensor, got {got}")
+    ready = None
+    if src.device.type != "cuda":
+        host = src.clone() if host is None else host.copy_(src)
+    else:
+        with torch.cuda.device(src.device):
+            current = torch.cuda.current_stream(src.device)
+            copier = current if stream is None else stream
+            if host is None:
+                host = torch.empty(src.numel(), dtype=torch.uint8, pin_memory=True)
+            if copier != current:
+                launched_at = torch.cuda.Event()
+                launched_at.record(current)
+                copier.wait_event(launched_at)
+                src.record_stream(copier)
+            with torch.cuda.stream(copier):
+                host.copy_(src, non_blocking=True)
+            ready = torch.cuda.Event(blocking=blocking)
+            ready.record(copier)
+    return HostTables(host.numpy(), launched.shape, launched.lists, launched.with_orpm, ready)
+
+
+def decode_host(staged: HostTables, config: DecodeConfig, skeleton: Skeleton, transform: MapTransform,
+                num_threads: int) -> DecodeResult:
+    """Host stage: waits for the copy, then groups and reads out (:func:`decode_tables`).
+
+    Args:
+        staged: :func:`copy_tables`' result (or tables packed on the host).
+        config: Decoding parameters (those of the device stage).
+        skeleton: Joint set.
+        transform: Map -> image coordinates for the 2D output.
+        num_threads: Host threads of the grouping / read-out; 0 = all cores.
+
+    Raises:
+        ValueError: NaN (the message names the input, as the other backends).
+    """
+    staged.wait()
+    b, k, h, w, d = staged.shape
+    coords, *rest = decode_tables(staged.tables, b, k, h, w, d, config, staged.lists, skeleton.neck, skeleton.pelvis,
+                                  config_tables(config, skeleton), num_threads, staged.with_orpm)
+    return DecodeResult(transform.map_to_image(coords).astype(np.float32), *rest)
 
 
 def gather_on_device(hm: torch.Tensor, tg: torch.Tensor, om: torch.Tensor | None, config: DecodeConfig,
                      lists: GatherLists) -> tuple[np.ndarray, int]:
     """Runs the kernel and the one copy to pinned host memory; returns the host tables and ``D``."""
-    dev_buf, d = launch_gather(hm, tg, om, config, lists)
-    with torch.cuda.device(hm.device):
-        host = torch.empty(dev_buf.numel(), dtype=torch.uint8, pin_memory=True)
-        host.copy_(dev_buf, non_blocking=True)
-        torch.cuda.current_stream(hm.device).synchronize()
-    return host.numpy(), d
-
-
-def decode_cuda_arrays(heatmaps: torch.Tensor, tags: torch.Tensor, orpm: torch.Tensor | None,
-                       config: DecodeConfig, skeleton: Skeleton, num_threads: int) -> tuple[np.ndarray, ...]:
-    """The 10 decoder outputs as numpy arrays (map coordinates first) of validated CUDA inputs."""
-    check_devices(heatmaps, tags, orpm)
-    with_orpm = orpm is not None
-    lists = gather_lists(skeleton, with_orpm)
-    tables, d = gather_on_device(heatmaps, tags, orpm, config, lists)
-    b, k, h, w = heatmaps.shape
-    return decode_tables(tables, b, k, h, w, d, config, lists, skeleton.neck, skeleton.pelvis,
-                         config_tables(config, skeleton), num_threads, with_orpm)
+    staged = copy_tables(_launch(hm, tg, om, config, lists))
+    staged.wait()
+    return staged.tables, staged.shape[4]
 
 
 def decode_cuda(heatmaps: torch.Tensor, tags: torch.Tensor, orpm: torch.Tensor | None, config: DecodeConfig,
                 skeleton: Skeleton, transform: MapTransform, num_threads: int) -> DecodeResult:
-    """Decodes a validated batch of CUDA tensors (see :func:`ssmp3d.decoding.decode`).
+    """Decodes a validated batch of CUDA tensors (see :func:`ssmp3d.decoding.decode`): the
+    device stage on the current stream, then the host stage.
 
     Args:
         heatmaps, tags, orpm: Validated by :func:`ssmp3d.decoding.validate.validate_inputs`;
@@ -251,17 +282,5 @@ def decode_cuda(heatmaps: torch.Tensor, tags: torch.Tensor, orpm: torch.Tensor |
         ValueError: an input is not on the CUDA device of ``heatmaps``; NaN
             (the message names the input, as the other backends).
     """
-    coords, *rest = decode_cuda_arrays(heatmaps, tags, orpm, config, skeleton, num_threads)
-    joints2d = transform.map_to_image(coords).astype(np.float32)
-    return DecodeResult(joints2d, *rest)
-
-
-def pack_tables(sections: dict[str, np.ndarray], b: int, k: int, m: int, d: int, t: int) -> np.ndarray:
-    """Packs candidate tables (e.g. :func:`ssmp3d.ops._reference.nms_gather_tables`)
-    into the :func:`table_layout` buffer that :func:`decode_tables` reads."""
-    size, layout = table_layout(b, k, m, d, t)
-    buf = np.zeros(size, np.uint8)
-    for name in _SECTIONS:
-        shape, dtype, offset = layout[name]
-        np.ndarray(shape, dtype, buf, offset)[...] = np.asarray(sections[name]).reshape(shape)
-    return buf
+    return decode_host(copy_tables(gather_tables(heatmaps, tags, orpm, config, skeleton)), config, skeleton,
+                       transform, num_threads)

@@ -28,12 +28,13 @@ from ..data.dataset import normalize_image
 from ..data.frames import read_image
 from ..data.letterbox import letterbox
 from ..decoding import DecodeConfig, available_backends, decode
-from ..geometry import MapTransform
 from ..model import HourglassNet, StackOutput
 from ..skeleton import SKELETONS, Skeleton, get_skeleton
 from ..train.checkpoint import CheckpointError, load_model, recommended_decode_config
 from ..train.evaluate import fastest_backend
+from .groups import group_maps, letterbox_groups, place_poses
 from .stream import run_batches
+from .stream_cuda import run_cuda_batches
 from .threads import ThreadTuner
 from .types import ImagePoses
 
@@ -146,9 +147,13 @@ class Predictor:
             predicting; the caller's setting is restored after each call), or
             None (the default) to adapt them to what the machine has free
             (:mod:`ssmp3d.predict.threads`).
-        pipeline: On the CPU, decode each batch in a worker thread while the
-            network runs on the next (:mod:`ssmp3d.predict.stream`); False
-            runs them one after the other. Results are the same.
+        pipeline: Overlap the decoder with the network: on the CPU, decode
+            each batch in a worker thread while the network runs on the next
+            (:mod:`ssmp3d.predict.stream`); with the ``cuda`` decoder, copy
+            each batch's candidate tables on a side stream and group them in a
+            worker thread while the GPU runs the next batch
+            (:mod:`ssmp3d.predict.stream_cuda`). False runs them one after
+            the other. Results are the same.
 
     Attributes:
         model: The network (eval mode, on ``device``).
@@ -216,12 +221,17 @@ class Predictor:
         return (f"Predictor({str(self.checkpoint_path)!r}, device={str(self.device)!r}, backend={self.backend!r}, "
                 f"batch_size={self.batch_size}, skeleton={self.skeleton.name!r}, input_size={self.input_size})")
 
-    def preprocess(self, images: Sequence[np.ndarray], color: str = "rgb") -> tuple[torch.Tensor, np.ndarray]:
+    def preprocess(self, images: Sequence[np.ndarray], color: str = "rgb", *,
+                   staging: torch.Tensor | None = None) -> tuple[torch.Tensor, np.ndarray]:
         """Letterboxes and normalises images into one network batch.
 
         Args:
             images: ``[H_i, W_i, 3]`` uint8 arrays (sizes may differ).
             color: Their channel order, ``"rgb"`` or ``"bgr"``.
+            staging: A ``[B, 3, S, S]`` float32 CPU tensor (pinned) to stack the
+                batch into; the upload to a CUDA device is then asynchronous
+                (on the current stream), so ``staging`` must stay unchanged
+                until the upload is done. None: a new tensor, uploaded synchronously.
 
         Returns:
             ``(inputs [B, 3, S, S] float32 on the device, affines [B, 2, 3])``,
@@ -237,7 +247,13 @@ class Predictor:
             affines.append(affine)
         if not tensors:
             raise ValueError("images: expected at least one image")
-        return torch.stack(tensors).to(self.device), np.stack(affines)
+        if staging is None:
+            return torch.stack(tensors).to(self.device), np.stack(affines)
+        shape = (len(tensors), 3, self.input_size, self.input_size)
+        if staging.dtype != torch.float32 or staging.device.type != "cpu" or tuple(staging.shape) != shape:
+            raise ValueError(f"staging: expected a float32 CPU tensor of shape {list(shape)}, got {staging.dtype} "
+                             f"{list(staging.shape)} on {staging.device}")
+        return torch.stack(tensors, out=staging).to(self.device, non_blocking=True), np.stack(affines)
 
     @torch.inference_mode()
     def infer(self, inputs: torch.Tensor) -> StackOutput:
@@ -272,21 +288,12 @@ class Predictor:
             One :class:`ImagePoses` per image (``source`` and ``frame`` unset).
         """
         backend = backend or self.backend
-        stride = self.model.config.stride
         results: list[ImagePoses | None] = [None] * len(sizes)
-        groups: dict[tuple, list[int]] = {}
-        for b, affine in enumerate(affines):  # one decode call per distinct letterbox
-            groups.setdefault(tuple(np.asarray(affine).ravel()), []).append(b)
-        for key, idx in groups.items():
-            sel = torch.as_tensor(idx, device=maps.heatmaps.device)
-            heat, tags, orpm = (x.index_select(0, sel) if len(idx) < len(sizes) else x for x in maps)
-            transform = MapTransform(affine=np.asarray(key).reshape(2, 3), stride=stride)
-            result = decode(heat, tags, orpm, self.decode_config, skeleton=self.skeleton, transform=transform,
+        for group in letterbox_groups(affines, self.model.config.stride):  # one decode call per letterbox
+            heat, tags, orpm = group_maps(maps, group, len(sizes))
+            result = decode(heat, tags, orpm, self.decode_config, skeleton=self.skeleton, transform=group.transform,
                             backend=backend, num_threads=num_threads)
-            for j, b in enumerate(idx):
-                w, h = sizes[b]
-                results[b] = ImagePoses(people=tuple(result.people(j)), width=int(w), height=int(h),
-                                        skeleton=self.skeleton)
+            place_poses(results, result, group, sizes, self.skeleton)
         return results  # type: ignore[return-value]
 
     def predict_batch(self, images: Sequence[np.ndarray], *, color: str = "rgb") -> list[ImagePoses]:
@@ -299,12 +306,16 @@ class Predictor:
         return out
 
     def _run(self, chunks: Iterable[Sequence[np.ndarray]], color: str) -> Iterator[list[ImagePoses]]:
-        """:func:`~ssmp3d.predict.stream.run_batches` with the caller's torch thread count restored after."""
+        """:func:`~ssmp3d.predict.stream.run_batches` (or, pipelined with the ``cuda`` decoder,
+        :func:`~ssmp3d.predict.stream_cuda.run_cuda_batches`) with the caller's torch thread count restored after."""
         if color not in COLORS:
             raise ValueError(f"color: expected one of {COLORS}, got {color!r}")
         caller = torch.get_num_threads()
         try:
-            yield from run_batches(self, chunks, color, pipeline=self.pipeline)
+            if self.pipeline and self.backend == "cuda":
+                yield from run_cuda_batches(self, chunks, color)
+            else:
+                yield from run_batches(self, chunks, color, pipeline=self.pipeline)
         finally:
             if torch.get_num_threads() != caller:
                 torch.set_num_threads(caller)
