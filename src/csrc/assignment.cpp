@@ -64,7 +64,7 @@ void tree_orders(int64_t K, const TreeTables& tree, AssignScratch& s) {
     if (tree.parents[j] >= 0) ++s.child_start[tree.parents[j] + 1];
   for (int64_t k = 0; k < K; ++k) s.child_start[k + 1] += s.child_start[k];
   s.children.resize(s.child_start[K]);
-  std::vector<int32_t>& fill = s.cols;  // write cursors (cols is free until the first assignment)
+  std::vector<int32_t>& fill = s.child_fill;  // write cursors
   fill.assign(s.child_start.begin(), s.child_start.end() - 1);
   for (int64_t j = 0; j < K; ++j)
     if (tree.parents[j] >= 0) s.children[fill[tree.parents[j]]++] = static_cast<int32_t>(j);

@@ -77,6 +77,7 @@ struct AssignScratch {
   std::vector<uint8_t> alive;      // [Q]
   std::vector<int32_t> child_start; // [K + 1] offsets into children
   std::vector<int32_t> children;   // the tree's children, grouped by parent
+  std::vector<int32_t> child_fill; // [K] write cursors while filling children
   std::vector<int32_t> near;       // [K, K] row k: joints by (path[j, k], j)
   LapScratch lap;
 };
