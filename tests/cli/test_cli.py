@@ -63,6 +63,8 @@ def test_bench_json():
     (("eval", "--threads", "-1"), "--threads"),
     (("train", "--out", "o", "--threads", "0"), "--threads"),
     (("train", "--out", "o", "--orpm-weight", "-1"), "orpm_weight"),
+    (("train", "--out", "o", "--heatmap-weight", "nan"), "heatmap_weight"),
+    (("train", "--out", "o", "--tag-weight", "-0.5"), "pull_weight"),
     (("demo", "--threads", "0"), "--threads"),
 ])
 def test_bad_input_exits_2_with_one_line(args, needle):

@@ -35,7 +35,7 @@ def test_train_then_eval_then_refuse_another_run(tmp_path, capsys):
 
 
 def test_train_recipe_flags_and_eval_decompose(tmp_path, capsys):
-    """--schedule, --orpm-radius, --head-features and --init-weights reach the run; eval --decompose
+    """--schedule, --orpm-radius, the loss weights, --head-features and --init-weights reach the run; eval --decompose
     prints which half limits the checkpoint, with the training mean row from the stored mean bones."""
     first = tmp_path / "first"
     base = ["--model", "tiny", "--steps", "2", "--batch-size", "2", "--eval-scenes", "0", "--max-people", "2",
@@ -44,9 +44,12 @@ def test_train_recipe_flags_and_eval_decompose(tmp_path, capsys):
     capsys.readouterr()
     out = tmp_path / "warm"
     assert main(["train", "--out", str(out), *base, "--schedule", "paper", "--orpm-radius", "1",
-                 "--head-features", "8", "--init-weights", str(first / "last.pt")]) == 0
+                 "--head-features", "8", "--init-weights", str(first / "last.pt"),
+                 "--heatmap-weight", "2", "--tag-weight", "0.25", "--orpm-weight", "16"]) == 0
     config = json.loads(capsys.readouterr().out)["config"]
     assert config["schedule"] == "paper" and config["orpm_radius"] == 1
+    loss = config["loss"]
+    assert (loss["heatmap_weight"], loss["orpm_weight"], loss["pull_weight"], loss["push_weight"]) == (2, 16, 0.25, 0.25)
     assert config["model"]["head_features"] == 8 and config["init_weights"] == str(first / "last.pt")
     assert main(["eval", "--checkpoint", str(out / "last.pt"), "--scenes", "2", "--decompose", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)

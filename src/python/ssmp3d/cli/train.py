@@ -40,6 +40,10 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--orpm-radius", type=int, default=2, help="ORPM target disc radius in map pixels (default 2)")
     p.add_argument("--orpm-weight", type=float, default=None,
                    help=f"weight of the ORPM loss term (default {LossConfig().orpm_weight:g})")
+    p.add_argument("--heatmap-weight", type=float, default=None,
+                   help=f"weight of the heatmap loss term (default {LossConfig().heatmap_weight:g})")
+    p.add_argument("--tag-weight", type=float, default=None,
+                   help=f"weight of the pull and push tag terms (default {LossConfig().pull_weight:g})")
     p.add_argument("--init-weights", default=None,
                    help="warm start: a checkpoint whose tensors of equal name and shape initialise a fresh run")
     p.add_argument("--steps", type=int, default=1000, help="optimizer steps (default 1000)")
@@ -61,10 +65,10 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 
 def _loss_config(args: argparse.Namespace) -> LossConfig:
-    """The default loss weights, with ``--orpm-weight`` over them."""
-    if args.orpm_weight is None:
-        return LossConfig()
-    return replace(LossConfig(), orpm_weight=args.orpm_weight)
+    """The default loss weights, with ``--heatmap-weight``, ``--orpm-weight`` and ``--tag-weight`` over them."""
+    fields = {"heatmap_weight": args.heatmap_weight, "orpm_weight": args.orpm_weight,
+              "pull_weight": args.tag_weight, "push_weight": args.tag_weight}
+    return replace(LossConfig(), **{k: v for k, v in fields.items() if v is not None})
 
 
 def run(args: argparse.Namespace) -> tuple[dict, str]:
