@@ -110,28 +110,31 @@ def test_decode_cpu(benchmark, num_people, batch, threads):
     assert result.num_people.min() >= 1
 
 
-def network_output_views(num_people: int, batch: int):
-    """The maps of :func:`people_maps` as the channel slices of one ``[B, 5K, H, W]`` network output."""
+def network_output_views(num_people: int, batch: int, dtype: torch.dtype = torch.float32):
+    """The maps of :func:`people_maps` as the channel slices of one ``[B, 5K, H, W]`` network output
+    of ``dtype``."""
     from ssmp3d.model import split_prediction
 
     hm, tg, om = people_maps(num_people, batch)
-    pred = torch.from_numpy(np.concatenate([hm, tg, om.reshape(batch, 3 * K, H, W)], axis=1))
+    pred = torch.from_numpy(np.concatenate([hm, tg, om.reshape(batch, 3 * K, H, W)], axis=1)).to(dtype)
     return tuple(split_prediction(pred, K, 1))
 
 
 @pytest.mark.skipif("cpu" not in available_backends(), reason="ssmp3d._C is not built")
 @pytest.mark.parametrize("batch", [1, 8, 64])
-@pytest.mark.parametrize("layout", ["views", "contiguous"])
+@pytest.mark.parametrize("layout", ["views", "contiguous", "bfloat16_views", "float16_views"])
 def test_decode_cpu_network_views(benchmark, layout, batch):
     """Network-output views (read in place through their strides) beside contiguous copies of
-    the same maps: the per-frame times should agree within noise. 10 people, one thread."""
-    views = network_output_views(10, batch)
-    maps = views if layout == "views" else tuple(x.contiguous() for x in views)
+    the same maps: the per-frame times should agree within noise. bfloat16 / float16 network
+    outputs are read in their own dtype (no conversion pass). 10 people, one thread."""
+    dtype = {"bfloat16_views": torch.bfloat16, "float16_views": torch.float16}.get(layout, torch.float32)
+    views = network_output_views(10, batch, dtype)
+    maps = tuple(x.contiguous() for x in views) if layout == "contiguous" else views
     config, kwargs = DecodeConfig(), {"backend": "cpu", "num_threads": 1}
     decode(*maps, config, **kwargs)  # warm-up
     result = benchmark.pedantic(decode, args=(*maps, config), kwargs=kwargs,
                                 rounds=300 if batch == 1 else 30, warmup_rounds=5)
-    benchmark.extra_info.update(backend="cpu", layout=layout, batch=batch, threads=1,
+    benchmark.extra_info.update(backend="cpu", layout=layout, batch=batch, threads=1, dtype=str(dtype),
                                 per_frame_ms=benchmark.stats.stats.median / batch * 1e3,
                                 contiguous_inputs=all(x.is_contiguous() for x in maps))
     assert result.num_people.min() >= 1

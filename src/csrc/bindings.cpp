@@ -26,7 +26,7 @@ namespace {
 
 // Bumped whenever a signature of this module changes, so the Python layer can
 // detect a stale build.
-constexpr int kAbiVersion = 6;
+constexpr int kAbiVersion = 7;
 
 template <typename T>
 T* as_ptr(std::uintptr_t address) {
@@ -41,6 +41,33 @@ ssmp3d::MapStrides map_strides(const char* op, const char* name, int64_t batch, 
   return ssmp3d::MapStrides{batch, joint, channel};
 }
 
+// The element type of a map input from its code (map_types.h).
+ssmp3d::MapType map_type(const char* op, const char* name, int64_t code) {
+  if (code < 0 || code > 2)
+    throw py::value_error(std::string(op) + ": " + name +
+                          " type code must be 0 (float32), 1 (float16) or 2 (bfloat16)");
+  return static_cast<ssmp3d::MapType>(code);
+}
+
+// Strides and element types of the heatmaps, tags and ORPM inputs: 8 strides
+// (heatmaps batch, joint; tags batch, joint, d; orpm batch, joint, component)
+// and 3 type codes.
+struct MapInputs {
+  ssmp3d::MapStrides hs, ts, os;
+};
+
+MapInputs map_inputs(const char* op, const std::vector<int64_t>& strides, const std::vector<int64_t>& types) {
+  if (strides.size() != 8) throw py::value_error(std::string(op) + ": expected 8 strides");
+  if (types.size() != 3) throw py::value_error(std::string(op) + ": expected 3 map type codes");
+  MapInputs in{map_strides(op, "heatmaps", strides[0], strides[1], 0),
+               map_strides(op, "tags", strides[2], strides[3], strides[4]),
+               map_strides(op, "orpm", strides[5], strides[6], strides[7])};
+  in.hs.type = map_type(op, "heatmaps", types[0]);
+  in.ts.type = map_type(op, "tags", types[1]);
+  in.os.type = map_type(op, "orpm", types[2]);
+  return in;
+}
+
 int64_t heatmap_nms_cpu_py(std::uintptr_t heatmaps, int64_t stride_b, int64_t stride_k,
                            const std::string& dtype, int64_t B, int64_t K,
                            int64_t H, int64_t W, double threshold, int64_t radius,
@@ -53,17 +80,20 @@ int64_t heatmap_nms_cpu_py(std::uintptr_t heatmaps, int64_t stride_b, int64_t st
   if (num_threads < 0) throw py::value_error("heatmap_nms_cpu: num_threads must be >= 0");
   if (!heatmaps || !scores || !indices || !counts)
     throw py::value_error("heatmap_nms_cpu: null pointer");
-  const auto st = map_strides("heatmap_nms_cpu", "heatmaps", stride_b, stride_k, 0);
-  const bool f32 = dtype == "float32";
-  if (!f32 && dtype != "float64")
-    throw py::value_error("heatmap_nms_cpu: dtype must be 'float32' or 'float64', got '" + dtype +
-                          "'");
-  py::gil_scoped_release release;
-  if (f32) {
-    return ssmp3d::heatmap_nms_cpu(as_ptr<const float>(heatmaps), st, B, K, H, W, threshold, radius,
+  auto st = map_strides("heatmap_nms_cpu", "heatmaps", stride_b, stride_k, 0);
+  if (dtype != "float64") {
+    if (dtype == "float32") st.type = ssmp3d::MapType::kFloat32;
+    else if (dtype == "float16") st.type = ssmp3d::MapType::kFloat16;
+    else if (dtype == "bfloat16") st.type = ssmp3d::MapType::kBFloat16;
+    else
+      throw py::value_error("heatmap_nms_cpu: dtype must be 'float16', 'bfloat16', 'float32' or "
+                            "'float64', got '" + dtype + "'");
+    py::gil_scoped_release release;
+    return ssmp3d::heatmap_nms_cpu(as_ptr<const void>(heatmaps), st, B, K, H, W, threshold, radius,
                                    max_candidates, as_ptr<float>(scores), as_ptr<int64_t>(indices),
                                    as_ptr<int32_t>(counts), num_threads);
   }
+  py::gil_scoped_release release;
   return ssmp3d::heatmap_nms_cpu(as_ptr<const double>(heatmaps), st, B, K, H, W, threshold, radius,
                                  max_candidates, as_ptr<double>(scores), as_ptr<int64_t>(indices),
                                  as_ptr<int32_t>(counts), num_threads);
@@ -191,7 +221,7 @@ ssmp3d::GroupParams group_params(const char* op, int64_t K, int64_t M, int64_t D
 }
 
 py::tuple nms_gather_cpu_py(std::uintptr_t heatmaps, std::uintptr_t tags, std::uintptr_t orpm,
-                            const std::vector<int64_t>& strides, int64_t B, int64_t K, int64_t H, int64_t W, int64_t D,
+                            const std::vector<int64_t>& strides, const std::vector<int64_t>& types, int64_t B, int64_t K, int64_t H, int64_t W, int64_t D,
                             double threshold, int64_t radius, int64_t max_candidates,
                             std::uintptr_t scores, std::uintptr_t indices, std::uintptr_t counts,
                             std::uintptr_t tags_at, std::uintptr_t orpm_at, int num_threads) {
@@ -199,15 +229,12 @@ py::tuple nms_gather_cpu_py(std::uintptr_t heatmaps, std::uintptr_t tags, std::u
   check_ptrs("nms_gather_cpu", {heatmaps, tags, orpm, scores, indices, counts, tags_at, orpm_at});
   if (radius < 0 || num_threads < 0)
     throw py::value_error("nms_gather_cpu: radius and num_threads must be >= 0");
-  if (strides.size() != 8) throw py::value_error("nms_gather_cpu: expected 8 strides");
-  const auto hs = map_strides("nms_gather_cpu", "heatmaps", strides[0], strides[1], 0);
-  const auto ts = map_strides("nms_gather_cpu", "tags", strides[2], strides[3], strides[4]);
-  const auto os = map_strides("nms_gather_cpu", "orpm", strides[5], strides[6], strides[7]);
+  const auto [hs, ts, os] = map_inputs("nms_gather_cpu", strides, types);
   ssmp3d::NanCounts n;
   {
     py::gil_scoped_release release;
-    n = ssmp3d::nms_gather_cpu(as_ptr<const float>(heatmaps), hs, as_ptr<const float>(tags), ts,
-                               as_ptr<const float>(orpm), os, B, K, H, W, D, threshold, radius,
+    n = ssmp3d::nms_gather_cpu(as_ptr<const void>(heatmaps), hs, as_ptr<const void>(tags), ts,
+                               as_ptr<const void>(orpm), os, B, K, H, W, D, threshold, radius,
                                max_candidates, as_ptr<float>(scores), as_ptr<int64_t>(indices),
                                as_ptr<int32_t>(counts), as_ptr<float>(tags_at),
                                as_ptr<float>(orpm_at), num_threads);
@@ -288,7 +315,7 @@ ssmp3d::DecodeOutputs decode_outputs(std::uintptr_t coords, std::uintptr_t score
 }
 
 py::tuple decode_cpu_py(std::uintptr_t heatmaps, std::uintptr_t tags, std::uintptr_t orpm,
-                        const std::vector<int64_t>& strides, int64_t B, int64_t K, int64_t H, int64_t W, int64_t D,
+                        const std::vector<int64_t>& strides, const std::vector<int64_t>& types, int64_t B, int64_t K, int64_t H, int64_t W, int64_t D,
                         double det_threshold, int64_t radius, int64_t max_candidates,
                         double tag_threshold, int grouping, double geometry_weight,
                         int person_score, double min_person_score, int64_t min_joints,
@@ -305,10 +332,7 @@ py::tuple decode_cpu_py(std::uintptr_t heatmaps, std::uintptr_t tags, std::uintp
                             num_people});
   if (radius < 0 || num_threads < 0)
     throw py::value_error("decode_cpu: radius and num_threads must be >= 0");
-  if (strides.size() != 8) throw py::value_error("decode_cpu: expected 8 strides");
-  const auto hs = map_strides("decode_cpu", "heatmaps", strides[0], strides[1], 0);
-  const auto ts = map_strides("decode_cpu", "tags", strides[2], strides[3], strides[4]);
-  const auto os = map_strides("decode_cpu", "orpm", strides[5], strides[6], strides[7]);
+  const auto [hs, ts, os] = map_inputs("decode_cpu", strides, types);
   if (K * max_candidates >= (int64_t{1} << 31))
     throw py::value_error("decode_cpu: K * max_candidates must be < 2**31");
   const auto sk = skeleton_tables("decode_cpu", skeleton_table, K, neck, pelvis);
@@ -330,8 +354,8 @@ py::tuple decode_cpu_py(std::uintptr_t heatmaps, std::uintptr_t tags, std::uintp
   ssmp3d::DecodeStatus st;
   {
     py::gil_scoped_release release;
-    st = ssmp3d::decode_cpu(as_ptr<const float>(heatmaps), hs, as_ptr<const float>(tags), ts,
-                            as_ptr<const float>(orpm), os, B, H, W, p, sk,
+    st = ssmp3d::decode_cpu(as_ptr<const void>(heatmaps), hs, as_ptr<const void>(tags), ts,
+                            as_ptr<const void>(orpm), os, B, H, W, p, sk,
                             as_ptr<const float>(mean_bones), out, num_threads);
   }
   return py::make_tuple(st.kind, st.image);
@@ -442,12 +466,13 @@ Returns the number of NaN values in the heatmaps (outputs undefined if > 0).)doc
         "Oracle tag maps out [B, K, H, W] f32 from tags32 [B, N] f32 (depth order as ORPM).\n"
         "See encode.h.");
   m.def("nms_gather_cpu", &nms_gather_cpu_py, py::arg("heatmaps_ptr"), py::arg("tags_ptr"),
-        py::arg("orpm_ptr"), py::arg("strides"), py::arg("B"), py::arg("K"), py::arg("H"), py::arg("W"), py::arg("D"),
-        py::arg("threshold"), py::arg("radius"), py::arg("max_candidates"), py::arg("scores_ptr"),
+        py::arg("orpm_ptr"), py::arg("strides"), py::arg("types"), py::arg("B"), py::arg("K"), py::arg("H"),
+        py::arg("W"), py::arg("D"), py::arg("threshold"), py::arg("radius"), py::arg("max_candidates"), py::arg("scores_ptr"),
         py::arg("indices_ptr"), py::arg("counts_ptr"), py::arg("tags_at_ptr"),
         py::arg("orpm_at_ptr"), py::arg("num_threads"),
-        "Fused NMS + gather of float32 maps (each [H, W] map contiguous; strides: heatmaps\n"
-        "(batch, joint), tags (batch, joint, d), orpm (batch, joint, component), in elements);\n"
+        "Fused NMS + gather of float32 / float16 / bfloat16 maps (each [H, W] map contiguous;\n"
+        "strides: heatmaps (batch, joint), tags (batch, joint, d), orpm (batch, joint, component),\n"
+        "in elements; types: one code per input, 0 float32, 1 float16, 2 bfloat16);\n"
         "returns the NaN counts (heatmaps, tags, orpm).");
   m.def("group_candidates_cpu", &group_candidates_cpu_py, py::arg("scores_ptr"),
         py::arg("tags_ptr"), py::arg("counts_ptr"), py::arg("indices_ptr"), py::arg("B"),
@@ -468,7 +493,7 @@ Returns the number of NaN values in the heatmaps (outputs undefined if > 0).)doc
         py::arg("rule_ptr"), py::arg("joint_ptr"), py::arg("num_threads"),
         "ORPM read-out (DESIGN.md 6.4); returns the number of NaN values read.");
   m.def("decode_cpu", &decode_cpu_py, py::arg("heatmaps_ptr"), py::arg("tags_ptr"),
-        py::arg("orpm_ptr"), py::arg("strides"), py::arg("B"), py::arg("K"), py::arg("H"), py::arg("W"), py::arg("D"),
+        py::arg("orpm_ptr"), py::arg("strides"), py::arg("types"), py::arg("B"), py::arg("K"), py::arg("H"), py::arg("W"), py::arg("D"),
         py::arg("det_threshold"), py::arg("radius"), py::arg("max_candidates"),
         py::arg("tag_threshold"), py::arg("grouping"), py::arg("geometry_weight"),
         py::arg("person_score"), py::arg("min_person_score"), py::arg("min_joints"),
@@ -479,8 +504,8 @@ Returns the number of NaN values in the heatmaps (outputs undefined if > 0).)doc
         py::arg("detected_ptr"), py::arg("peaks_ptr"), py::arg("joints3d_ptr"),
         py::arg("rule_ptr"), py::arg("joint_ptr"), py::arg("person_scores_ptr"),
         py::arg("tags_out_ptr"), py::arg("num_people_ptr"), py::arg("num_threads"),
-        "The fused CPU decoder (DESIGN.md 6) on float32 maps read in place (strides as for\n"
-        "nms_gather_cpu); returns (status kind, image).");
+        "The fused CPU decoder (DESIGN.md 6) on float32 / float16 / bfloat16 maps read in place\n"
+        "(strides and types as for nms_gather_cpu); returns (status kind, image).");
   m.def("decode_candidates_cpu", &decode_candidates_cpu_py, py::arg("cand_scores_ptr"),
         py::arg("indices_ptr"), py::arg("counts_ptr"), py::arg("flags_ptr"),
         py::arg("tags_at_ptr"), py::arg("orpm_at_ptr"), py::arg("refine_ptr"),

@@ -1,7 +1,8 @@
 // The fused CPU decoder; see decode.h for the contract.
 //
 // Work split: images are independent (their maps found through the inputs'
-// strides, map_strides.h, so network-output views are read in place). Threads (the caller plus up to
+// strides and element types, map_strides.h, so network-output views, float16
+// and bfloat16 included, are read in place). Threads (the caller plus up to
 // num_threads-1 std::threads) claim whole images from an atomic counter
 // (parallel.h); each owns one ImageScratch, reused across its images, and
 // writes only its images' output rows. A failing image (NaN) records its
@@ -157,8 +158,8 @@ int finish_image(const DecodeParams& params, const SkeletonTables& skeleton,
   return 0;
 }
 
-DecodeStatus decode_cpu(const float* heatmaps, const MapStrides& hs, const float* tags,
-                        const MapStrides& ts, const float* orpm, const MapStrides& os, int64_t B,
+DecodeStatus decode_cpu(const void* heatmaps, const MapStrides& hs, const void* tags,
+                        const MapStrides& ts, const void* orpm, const MapStrides& os, int64_t B,
                         int64_t H, int64_t W, const DecodeParams& params,
                         const SkeletonTables& skeleton, const float* mean_bones,
                         const DecodeOutputs& out, int num_threads) {
@@ -170,16 +171,39 @@ DecodeStatus decode_cpu(const float* heatmaps, const MapStrides& hs, const float
   for (auto& f : first_bad) f.store(B, std::memory_order_relaxed);
 
   parallel_items<ImageScratch>(B, thread_count(num_threads, B), [&](int64_t b, ImageScratch& s) {
-    const float* hm = hs.map(heatmaps, b, 0);
     int kind = 0;
-    // 1. NMS per joint.
+    // 1. NMS per joint. float32 maps are read in place; a float16 / bfloat16
+    // map is widened into s.heat first and its candidates' refinement signs
+    // taken there, while it is at hand.
     s.scores.resize(K * M);
     s.indices.resize(K * M);
     s.counts.resize(K);
+    const bool wide = hs.type == MapType::kFloat32;
+    if (!wide) {
+      s.heat.resize(HW);
+      s.refine.resize(K * M * 2);
+    }
     int64_t nan_heat = 0;
-    for (int64_t k = 0; k < K; ++k)
-      s.counts[k] = heatmap_nms_slice(hm + k * hs.joint, H, W, thr, radius, M, s.scores.data() + k * M,
-                                      s.indices.data() + k * M, &nan_heat);
+    for (int64_t k = 0; k < K; ++k) {
+      const void* map = hs.map_at(heatmaps, b, k);
+      const float* hm = static_cast<const float*>(map);
+      if (!wide) {
+        widen_map(map, hs.type, HW, s.heat.data());
+        hm = s.heat.data();
+      }
+      const int32_t n = heatmap_nms_slice(hm, H, W, thr, radius, M, s.scores.data() + k * M,
+                                          s.indices.data() + k * M, &nan_heat);
+      s.counts[k] = n;
+      if (!wide && params.refine) {
+        for (int32_t r = 0; r < n; ++r) {
+          const int64_t q = s.indices[k * M + r], x = q % W, y = q / W;
+          const float* row = hm + y * W;
+          int8_t* sign = s.refine.data() + 2 * (k * M + r);
+          sign[0] = (x > 0 && x < W - 1) ? static_cast<int8_t>(shift_sign(row[x - 1], row[x + 1])) : 0;
+          sign[1] = (y > 0 && y < H - 1) ? static_cast<int8_t>(shift_sign(row[x - W], row[x + W])) : 0;
+        }
+      }
+    }
     if (nan_heat) kind = 1;
     // 2. Tags at the candidates.
     if (!kind) {
@@ -188,7 +212,7 @@ DecodeStatus decode_cpu(const float* heatmaps, const MapStrides& hs, const float
         for (int64_t r = 0; r < s.counts[k]; ++r) {
           const int64_t q = s.indices[k * M + r];
           for (int64_t d = 0; d < D; ++d) {
-            const float v = ts.map(tags, b, k, d)[q];
+            const float v = ts.load(ts.map_at(tags, b, k, d), q);
             if (std::isnan(v)) kind = 2;
             s.tags[(k * M + r) * D + d] = static_cast<double>(v);
           }
@@ -202,9 +226,13 @@ DecodeStatus decode_cpu(const float* heatmaps, const MapStrides& hs, const float
       c.indices = s.indices.data();
       c.counts = s.counts.data();
       c.tags = s.tags.data();
-      c.heat = hm;
-      c.heat_stride = hs.joint;
-      OrpmSource src{orpm ? os.map(orpm, b, 0) : nullptr, H, W};
+      if (wide) {
+        c.heat = static_cast<const float*>(hs.map_at(heatmaps, b, 0));
+        c.heat_stride = hs.joint;
+      } else {
+        c.refine = s.refine.data();
+      }
+      OrpmSource src{orpm ? os.map_at(orpm, b, 0) : nullptr, H, W, os.type};
       src.joint_stride = os.joint;
       src.channel_stride = os.channel;
       kind = finish_image(params, skeleton, mean_bones, c, src, b, H, W, s, out);

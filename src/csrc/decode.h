@@ -49,12 +49,14 @@ struct DecodeStatus {
 };
 
 /// heatmaps [B, K, H, W], tags [B, K, D, H, W], orpm [B, K, 3, H, W]:
-/// float32, each [H, W] map contiguous, read in place through `hs`, `ts`
-/// and `os` (map_strides.h; orpm null when params.readout.none: 2D only, the
+/// float32, float16 or bfloat16 (each input its own `type`), each [H, W] map
+/// contiguous, read in place through `hs`, `ts` and `os` (map_strides.h,
+/// map_types.h: values widened to float32 as read, so every dtype decodes
+/// as its float32 copy would; orpm null when params.readout.none: 2D only, the
 /// people's joints3d NaN and rules kRuleNone). mean_bones [K, 3] float32 metres. Images are split
 /// across threads (num_threads: 0 = hardware concurrency).
-DecodeStatus decode_cpu(const float* heatmaps, const MapStrides& hs, const float* tags,
-                        const MapStrides& ts, const float* orpm, const MapStrides& os, int64_t B,
+DecodeStatus decode_cpu(const void* heatmaps, const MapStrides& hs, const void* tags,
+                        const MapStrides& ts, const void* orpm, const MapStrides& os, int64_t B,
                         int64_t H, int64_t W, const DecodeParams& params,
                         const SkeletonTables& skeleton, const float* mean_bones,
                         const DecodeOutputs& out, int num_threads);

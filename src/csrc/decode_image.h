@@ -17,6 +17,8 @@ struct ImageScratch {
   std::vector<int64_t> indices;  // [K, M]
   std::vector<int32_t> counts;   // [K]
   std::vector<double> tags;      // [K, M, D]
+  std::vector<float> heat;       // [H, W] one widened float16 / bfloat16 heatmap
+  std::vector<int8_t> refine;    // [K, M, 2] refinement signs taken from `heat`
   GroupScratch group_scratch;
   Grouping grouping;
   std::vector<int64_t> pos;      // [Q, K, 2]

@@ -14,7 +14,9 @@
 // bounded top-M collector: sorted insertion for small M, a heap otherwise.
 // float32 maps at r = 1 on a CPU with AVX2 (checked at run time) scan their
 // interior rows 8 pixels per vector (nms_row_avx2.h); the SSE2 path serves
-// the others (SSMP3D_NO_AVX2=1 forces it, for tests).
+// the others (SSMP3D_NO_AVX2=1 forces it, for tests). float16 / bfloat16
+// maps are widened, one map at a time, into the thread's float32 scratch
+// (map_types.h: exact) and scanned as float32.
 #include "heatmap_nms.h"
 
 #include "nms_row_avx2.h"
@@ -26,6 +28,7 @@
 #include <limits>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -335,6 +338,29 @@ int64_t heatmap_nms_cpu(const T* heatmaps, const MapStrides& strides, int64_t B,
     int64_t nans = 0;
     counts[s] = heatmap_nms_slice(strides.map(heatmaps, s / K, s % K), H, W, thr, radius, m, scores + s * m,
                                   indices + s * m, &nans);
+    if (nans) nan_total.fetch_add(nans, std::memory_order_relaxed);
+  });
+  return nan_total.load();
+}
+
+int64_t heatmap_nms_cpu(const void* heatmaps, const MapStrides& strides, int64_t B, int64_t K, int64_t H,
+                        int64_t W, double threshold, int64_t radius, int64_t max_candidates, float* scores,
+                        int64_t* indices, int32_t* counts, int num_threads) {
+  if (strides.type == MapType::kFloat32)
+    return heatmap_nms_cpu(static_cast<const float*>(heatmaps), strides, B, K, H, W, threshold, radius,
+                           max_candidates, scores, indices, counts, num_threads);
+  const int64_t slices = B * K, hw = H * W, m = max_candidates;
+  const float thr = threshold_as<float>(threshold);
+  if (slices <= 0 || hw <= 0) return 0;
+  radius = std::min(radius, std::max(H, W));
+  const int64_t threads =
+      thread_count(num_threads, slices, std::max<int64_t>(1, slices * hw / kMinPixelsPerThread));
+  std::atomic<int64_t> nan_total{0};
+  parallel_items<std::vector<float>>(slices, threads, [&](int64_t s, std::vector<float>& heat) {
+    heat.resize(hw);  // this thread's map, widened exactly to float32
+    widen_map(strides.map_at(heatmaps, s / K, s % K), strides.type, hw, heat.data());
+    int64_t nans = 0;
+    counts[s] = heatmap_nms_slice(heat.data(), H, W, thr, radius, m, scores + s * m, indices + s * m, &nans);
     if (nans) nan_total.fetch_add(nans, std::memory_order_relaxed);
   });
   return nan_total.load();

@@ -43,4 +43,13 @@ int64_t heatmap_nms_cpu(const T* heatmaps, const MapStrides& strides, int64_t B,
                         int64_t H, int64_t W, double threshold, int64_t radius, int64_t max_candidates, T* scores,
                         int64_t* indices, int32_t* counts, int num_threads);
 
+/// The same for float32, float16 or bfloat16 heatmaps (`strides.type`):
+/// float32 runs the template above; the narrow types are widened exactly,
+/// one map at a time, into a per-thread float32 scratch and compared in
+/// float32 (threshold_as<float>), so they find what their float32 copies
+/// would. Scores [B, K, M] are float32 (the widened values).
+int64_t heatmap_nms_cpu(const void* heatmaps, const MapStrides& strides, int64_t B, int64_t K, int64_t H,
+                        int64_t W, double threshold, int64_t radius, int64_t max_candidates, float* scores,
+                        int64_t* indices, int32_t* counts, int num_threads);
+
 }  // namespace ssmp3d

@@ -19,8 +19,9 @@ struct NanCounts {
   int64_t orpm = 0;      // NaN values gathered from the ORPM maps
 };
 
-/// heatmaps [B, K, H, W], tags [B, K, D, H, W], orpm [B, K, 3, H, W], float32
-/// with each [H, W] map contiguous, found through `hs`, `ts` and `os`
+/// heatmaps [B, K, H, W], tags [B, K, D, H, W], orpm [B, K, 3, H, W],
+/// float32, float16 or bfloat16 (each its own `type`; widened to float32 as
+/// read) with each [H, W] map contiguous, found through `hs`, `ts` and `os`
 /// (map_strides.h; the tags' channel stride steps over d, the ORPM's over
 /// the 3 components). Outputs (contiguous, caller-allocated): scores
 /// [B, K, M] float32, indices [B, K, M] int64, counts [B, K] int32,
@@ -28,8 +29,8 @@ struct NanCounts {
 /// `threshold` is rounded to float32 (threshold_as<float>). num_threads:
 /// 0 = hardware concurrency. Returns the NaN counts (gathered values are
 /// copied as they are).
-NanCounts nms_gather_cpu(const float* heatmaps, const MapStrides& hs, const float* tags,
-                         const MapStrides& ts, const float* orpm, const MapStrides& os, int64_t B,
+NanCounts nms_gather_cpu(const void* heatmaps, const MapStrides& hs, const void* tags,
+                         const MapStrides& ts, const void* orpm, const MapStrides& os, int64_t B,
                          int64_t K, int64_t H, int64_t W, int64_t D, double threshold,
                          int64_t radius, int64_t max_candidates, float* scores, int64_t* indices,
                          int32_t* counts, float* tags_at, float* orpm_at, int num_threads);

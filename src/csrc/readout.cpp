@@ -160,12 +160,8 @@ int64_t readout_image(const SkeletonTables& sk, const ReadoutParams& rp, int64_t
       if (j == sk.pelvis) {
         v[0] = v[1] = v[2] = 0.0f;
       } else if (loc >= 0) {
-        int64_t stride = 0;
-        const float* at = src.vec(K, q, loc, j, pos + 2 * (q * K + loc), stride);
-        for (int c = 0; c < 3; ++c) {
-          v[c] = at[c * stride];
-          nans += std::isnan(v[c]);
-        }
+        src.read(K, q, loc, j, pos + 2 * (q * K + loc), v);
+        for (int c = 0; c < 3; ++c) nans += std::isnan(v[c]);
       } else {
         for (int c = 0; c < 3; ++c) v[c] = mean_bones[j * 3 + c];
       }

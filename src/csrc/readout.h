@@ -15,6 +15,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "map_types.h"
+
 namespace ssmp3d {
 
 /// Read-out rule codes, equal to ssmp3d.decoding.ReadoutRule.
@@ -65,8 +67,9 @@ struct ReadoutScratch {
 /// nms_gather: joint l's peak r, its s-th listed map, at
 /// ((start[l] * M + r * L_l + s) * 3 + c), L_l = start[l + 1] - start[l]).
 struct OrpmSource {
-  const float* maps = nullptr;     // [K, 3, H, W] (each [H, W] map contiguous), or null when gathered
+  const void* maps = nullptr;      // [K, 3, H, W] (each [H, W] map contiguous), or null when gathered
   int64_t H = 0, W = 0;
+  MapType type = MapType::kFloat32;  // element type of `maps`
   const float* at = nullptr;       // [M * T, 3] gathered values of the image
   const int32_t* ranks = nullptr;  // [Q, K] candidate rank of (person, joint), -1 none
   const int32_t* start = nullptr;  // [K + 1] gather list offsets
@@ -75,21 +78,21 @@ struct OrpmSource {
   int64_t joint_stride = 0;        // elements between the joints' maps (3 * H * W if contiguous)
   int64_t channel_stride = 0;      // elements between the 3 components (H * W if contiguous)
 
-  /// First of the 3 values of map m at the location of joint l of person q
-  /// (pixel xy); consecutive values are `stride` floats apart.
-  const float* vec(int64_t K, int64_t q, int64_t l, int64_t m, const int64_t* xy,
-                   int64_t& stride) const {
+  /// The 3 values of map m at the location of joint l of person q (pixel
+  /// xy), widened to float32, into v.
+  void read(int64_t K, int64_t q, int64_t l, int64_t m, const int64_t* xy, float v[3]) const {
     if (maps) {
-      stride = channel_stride;
-      return maps + m * joint_stride + xy[1] * W + xy[0];
+      const int64_t i = m * joint_stride + xy[1] * W + xy[0];
+      for (int c = 0; c < 3; ++c) v[c] = load_float(maps, type, i + c * channel_stride);
+      return;
     }
-    stride = 1;
     const int64_t len = start[l + 1] - start[l];
-    return at + (start[l] * M + ranks[q * K + l] * len + slot[m * K + l]) * 3;
+    const float* p = at + (start[l] * M + ranks[q * K + l] * len + slot[m * K + l]) * 3;
+    for (int c = 0; c < 3; ++c) v[c] = p[c];
   }
 };
 
-/// The source of one image's contiguous maps [K, 3, H, W].
+/// The source of one image's contiguous float32 maps [K, 3, H, W].
 inline OrpmSource maps_source(const float* maps, int64_t H, int64_t W) {
   OrpmSource src{maps, H, W};
   src.joint_stride = 3 * H * W;

@@ -5,7 +5,9 @@ tensor (:func:`ssmp3d.model.split_prediction`): not contiguous, but each
 ``[H, W]`` map is. The ``cpu`` decoder and the CPU NMS ops read such inputs
 through their strides (``src/csrc/map_strides.h``): no input-sized copy, the
 same outputs bit for bit. Layouts whose maps are not contiguous (channels-last,
-transposed maps) still decode correctly, through a copy.
+transposed maps) still decode correctly, through a copy. float16 and
+bfloat16 maps are read in their own dtype (widened to float32 as read) and
+decode exactly as their float32 copies.
 """
 
 from __future__ import annotations
@@ -60,7 +62,8 @@ def test_views_decode_like_contiguous_copies(d, readout):
 def test_views_are_read_in_place():
     """The addresses handed to the C++ decoder are the views' own: no copy is made."""
     out = split_prediction(network_output(2), K, 1)
-    keep, addresses, strides = map_inputs(out.heatmaps, out.tags, out.orpm)
+    keep, addresses, strides, types = map_inputs(out.heatmaps, out.tags, out.orpm)
+    assert types == (0, 0, 0)
     assert addresses == (out.heatmaps.data_ptr(), out.tags.data_ptr(), out.orpm.data_ptr())
     assert [x.data_ptr() for x in keep] == list(addresses)  # what is kept alive is the input itself
     c = K * 5 * 32 * 32  # the batch stride of the network output
@@ -68,7 +71,8 @@ def test_views_are_read_in_place():
     assert in_place(out.heatmaps.numpy()) and in_place(out.orpm)
 
 
-@pytest.mark.parametrize("layout", ["channels_last", "transposed", "expanded", "numpy_view", "float16"])
+@pytest.mark.parametrize("layout", ["channels_last", "transposed", "expanded", "numpy_view", "float16",
+                                    "float16_transposed", "numpy_float16"])
 def test_other_layouts_decode_like_contiguous_copies(layout):
     pred = network_output(2, seed=7)
     if layout == "channels_last":
@@ -83,26 +87,69 @@ def test_other_layouts_decode_like_contiguous_copies(layout):
         hm, tg, om = (x.numpy() for x in (hm, tg, om))
     elif layout == "float16":
         hm, tg, om = (x.half() for x in (hm, tg, om))
+    elif layout == "float16_transposed":  # a float16 copy, not a float32 one
+        hm, tg, om = (x.half().transpose(-1, -2).contiguous().transpose(-1, -2) for x in (hm, tg, om))
+    elif layout == "numpy_float16":
+        hm, tg, om = (x.half().numpy() for x in (hm, tg, om))
     copies = [np.ascontiguousarray(np.asarray(x, dtype=np.float32)) if isinstance(x, np.ndarray)
               else x.float().contiguous() for x in (hm, tg, om)]
     want = decode(*copies, DecodeConfig(), backend="cpu")
     assert_same(want, decode(hm, tg, om, DecodeConfig(), backend="cpu"))
-    assert in_place(hm) == (layout in ("expanded", "numpy_view"))
+    assert in_place(hm) == (layout in ("expanded", "numpy_view", "float16", "numpy_float16"))
 
 
-@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+@pytest.mark.parametrize("d", [1, 2])
+@pytest.mark.parametrize("readout", ["full", "naive", None])
+def test_half_views_are_read_in_place_and_decode_like_float32(dtype, d, readout):
+    """float16 / bfloat16 network outputs: the C++ decoder gets the views' own addresses and type
+    codes (no conversion pass) and returns what their exact float32 copies give, on 1 and 2
+    threads, and what the python reference gives; refinement and read-out included."""
+    pred = network_output(4, d, seed=10 + d).to(dtype)
+    out = split_prediction(pred, K, d)
+    orpm = out.orpm if readout else None
+    keep, addresses, strides, types = map_inputs(out.heatmaps, out.tags, orpm)
+    code = 1 if dtype == torch.float16 else 2
+    assert addresses[:2] == (out.heatmaps.data_ptr(), out.tags.data_ptr())
+    assert types == (code, code, code if readout else 0)
+    assert keep[0] is out.heatmaps and in_place(out.heatmaps)
+    config = DecodeConfig(readout=readout or "full")
+    copies = [x.float().contiguous() if x is not None else None for x in (out.heatmaps, out.tags, orpm)]
+    want = decode(*copies, config, backend="cpu", num_threads=1)
+    assert want.num_people.sum() > 0
+    for threads in (1, 2):
+        assert_same(want, decode(out.heatmaps, out.tags, orpm, config, backend="cpu", num_threads=threads))
+    assert_same(want, decode(out.heatmaps, out.tags, orpm, config, backend="python"))
+
+
+def test_mixed_dtypes_decode_like_float32():
+    """Each input has its own type code: float16 heatmaps, bfloat16 tags, float32 ORPM."""
+    out = split_prediction(network_output(3, seed=21), K, 1)
+    hm, tg, om = out.heatmaps.half(), out.tags.bfloat16(), out.orpm
+    want = decode(hm.float(), tg.float(), om, DecodeConfig(), backend="cpu")
+    assert_same(want, decode(hm, tg, om, DecodeConfig(), backend="cpu"))
+    assert map_inputs(hm, tg, om)[3] == (1, 2, 0)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.float16, torch.bfloat16])
 def test_heatmap_nms_reads_views_in_place(dtype):
     pred = network_output(3).to(dtype)
     view = split_prediction(pred, K, 1).heatmaps
-    for x, y in ((view, view.contiguous()), (view.numpy(), view.contiguous().numpy())):
+    pairs = [(view, view.contiguous()), (view, view.float())]
+    if dtype != torch.bfloat16:
+        pairs.append((view.numpy(), view.contiguous().numpy()))
+    for x, y in pairs:
         for got, want in zip(heatmap_nms(x, 0.1, 2, 20), heatmap_nms(y, 0.1, 2, 20)):
-            assert np.array_equal(np.asarray(got), np.asarray(want))
+            got, want = torch.as_tensor(np.asarray(got) if isinstance(got, np.ndarray) else got), torch.as_tensor(want)
+            assert torch.equal(got.to(want.dtype), want)
 
 
-def test_nms_gather_reads_views_in_place():
-    out = split_prediction(network_output(3, d=2), K, 2)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.bfloat16])
+def test_nms_gather_reads_views_in_place(dtype):
+    out = split_prediction(network_output(3, d=2).to(dtype), K, 2)
     got = nms_gather(out.heatmaps, out.tags, out.orpm, 0.1, 1, 20)
-    want = nms_gather(out.heatmaps.contiguous(), out.tags.contiguous(), out.orpm.contiguous(), 0.1, 1, 20)
+    want = nms_gather(*(x.float().contiguous() for x in (out.heatmaps, out.tags, out.orpm)), 0.1, 1, 20)
+    assert got[0].sum() > 0
     for a, b in zip(got, want):
         assert torch.equal(a, b)
 

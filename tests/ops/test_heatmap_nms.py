@@ -391,8 +391,8 @@ def test_raw_cpu_binding_reports_nan_and_rejects_bad_arguments():
     args = (x.data_ptr(), 6, 6, "float32", 1, 1, 2, 3, 0.1, 1, 4, s.data_ptr(), i.data_ptr(), c.data_ptr(), 1)
     assert ext.heatmap_nms_cpu(*args) == 2
     assert 0 <= c.item() <= 4  # well defined, if meaningless
-    with pytest.raises(ValueError, match="dtype must be 'float32' or 'float64'"):
-        ext.heatmap_nms_cpu(*args[:3], "float16", *args[4:])
+    with pytest.raises(ValueError, match="dtype must be 'float16', 'bfloat16', 'float32' or 'float64'"):
+        ext.heatmap_nms_cpu(*args[:3], "int8", *args[4:])
     with pytest.raises(ValueError, match="null pointer"):
         ext.heatmap_nms_cpu(0, *args[1:])
     with pytest.raises(ValueError, match="heatmaps strides must be >= 0"):

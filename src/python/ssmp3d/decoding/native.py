@@ -122,7 +122,7 @@ def output_buffers(b: int, p: int, k: int, d: int) -> tuple[tuple[np.ndarray, ..
     return tuple(buf[name] for name in _FIELDS), [base + offset for offset in offsets]
 
 
-def map_inputs(hm, tg, om) -> tuple[tuple[object, ...], tuple[int, int, int], tuple[int, ...]]:
+def map_inputs(hm, tg, om) -> tuple[tuple[object, ...], tuple[int, int, int], tuple[int, ...], tuple[int, int, int]]:
     """The decoder's three map inputs, read in place where possible (:mod:`ssmp3d.ops._maps`).
 
     Args:
@@ -131,19 +131,20 @@ def map_inputs(hm, tg, om) -> tuple[tuple[object, ...], tuple[int, int, int], tu
         om: ``[B, K, 3, H, W]`` ORPM maps, or None.
 
     Returns:
-        ``(keep, addresses, strides)``: the objects to keep alive, the three
-        addresses (0 for no ORPM) and the 8 element strides of the C++
+        ``(keep, addresses, strides, types)``: the objects to keep alive, the
+        three addresses (0 for no ORPM), the 8 element strides of the C++
         decoder: heatmaps (batch, joint), tags (batch, joint, d), ORPM
-        (batch, joint, component).
+        (batch, joint, component), and the three element type codes
+        (float32 0, float16 1, bfloat16 2).
     """
-    hk, hp, hs = _maps.float32_maps(hm)
-    tk, tp, ts = _maps.float32_maps(tg)
+    hk, hp, hs, ht = _maps.native_maps(hm)
+    tk, tp, ts, tt = _maps.native_maps(tg)
     tag_strides = (ts[0], ts[1], ts[2] if len(ts) == 5 else 0)
     if om is None:
-        ok, op, os_ = None, 0, (0, 0, 0)
+        ok, op, os_, ot = None, 0, (0, 0, 0), 0
     else:
-        ok, op, os_ = _maps.float32_maps(om)
-    return (hk, tk, ok), (hp, tp, op), (hs[0], hs[1], *tag_strides, os_[0], os_[1], os_[2])
+        ok, op, os_, ot = _maps.native_maps(om)
+    return (hk, tk, ok), (hp, tp, op), (hs[0], hs[1], *tag_strides, os_[0], os_[1], os_[2]), (ht, tt, ot)
 
 
 def raise_status(kind: int, image: int) -> None:
@@ -162,13 +163,13 @@ def decode_arrays(hm, tg, om, b: int, k: int, h: int, w: int, d: int, config: De
 
     ``om`` may be None: 2D only, no read-out (3D outputs NaN, rules NONE).
     """
-    keep, (hp, tp, op), strides = map_inputs(hm, tg, om)
+    keep, (hp, tp, op), strides, types = map_inputs(hm, tg, om)
     out, ptr = output_buffers(b, config.max_people, k, d)
     kind, image = load_cpu().decode_cpu(
-        hp, tp, op, strides, b, k, h, w, d, config.det_threshold, config.nms_radius, config.max_candidates,
+        hp, tp, op, strides, types, b, k, h, w, d, config.det_threshold, config.nms_radius, config.max_candidates,
         *group_args(config, tables.path_ptr), readout_code(config, op != 0), config.readout_threshold,
         config.readout_min_dist, config.refine, tables.table_ptr, neck, pelvis, tables.mean_bones_ptr, *ptr,
         num_threads)
-    del keep  # the inputs (or their float32 copies) stay alive until the call returns
+    del keep  # the inputs (or their copies) stay alive until the call returns
     raise_status(kind, image)
     return out

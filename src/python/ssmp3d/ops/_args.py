@@ -64,8 +64,17 @@ def _kind_ok(kind: str, dtype: torch.dtype) -> bool:
     return {"float": dtype in _FLOAT_TORCH, "int": dtype in _INT_TORCH, "bool": dtype == torch.bool}[kind]
 
 
+_NATIVE_TORCH = (torch.float32, torch.float16, torch.bfloat16)
+
+
+def _rank(name: str, x: torch.Tensor | np.ndarray, ndims: tuple[int, ...]) -> None:
+    if x.ndim not in ndims:
+        dims = " or ".join(str(d) for d in ndims)
+        raise ValueError(f"{name}: expected {dims} dimensions, got shape {list(x.shape)}")
+
+
 def array(name: str, x: object, kind: str, ndims: tuple[int, ...], dtype: type,
-          contiguous: bool = True) -> np.ndarray:
+          contiguous: bool = True, native: bool = False) -> np.ndarray:
     """``x`` as a contiguous numpy array of ``dtype`` after checking its kind and rank.
 
     Args:
@@ -77,6 +86,10 @@ def array(name: str, x: object, kind: str, ndims: tuple[int, ...], dtype: type,
             float64 values beyond the float32 range become infinities).
         contiguous: False keeps the strides of an input already of ``dtype``
             (no copy; the caller handles the layout, e.g. :mod:`._maps`).
+        native: With ``contiguous=False``, float32 / float16 / bfloat16
+            tensors and float32 / float16 arrays are returned as they are
+            (the bits of a tensor resolved; a tensor stays a tensor): the C++
+            map readers take those dtypes in place (:mod:`._maps`).
     """
     if isinstance(x, torch.Tensor):
         if x.device.type != "cpu":
@@ -87,6 +100,9 @@ def array(name: str, x: object, kind: str, ndims: tuple[int, ...], dtype: type,
         found = str(x.dtype)
         if ok:
             x = resolve(x)
+            if native and not contiguous and x.dtype in _NATIVE_TORCH:
+                _rank(name, x, ndims)
+                return x  # type: ignore[return-value]
             if x.dtype == torch.bfloat16:
                 x = x.to(torch.float32)
             x = x.numpy()
@@ -99,9 +115,9 @@ def array(name: str, x: object, kind: str, ndims: tuple[int, ...], dtype: type,
         raise TypeError(f"{name}: expected a torch.Tensor or numpy.ndarray, got {type(x).__name__}")
     if not ok:
         raise TypeError(f"{name}: expected a {kind} array, got dtype {found}")
-    if x.ndim not in ndims:
-        dims = " or ".join(str(d) for d in ndims)
-        raise ValueError(f"{name}: expected {dims} dimensions, got shape {list(x.shape)}")
+    _rank(name, x, ndims)
+    if native and not contiguous and x.dtype in (np.float16, np.float32):
+        return x
     with np.errstate(over="ignore", invalid="ignore"):
         return np.ascontiguousarray(x, dtype=dtype) if contiguous else np.asarray(x, dtype=dtype)
 

@@ -17,7 +17,7 @@ import importlib
 from types import ModuleType
 
 #: Version of the raw-pointer interface these Python wrappers expect of ``ssmp3d._C``.
-ABI_VERSION = 6
+ABI_VERSION = 7
 #: Version of the raw-pointer interface these Python wrappers expect of ``ssmp3d._C_cuda``
 #: (7: the NMS functions take ``splits`` / ``scratch_ptr``; ``nms_split_count``,
 #: ``nms_scratch_bytes``).

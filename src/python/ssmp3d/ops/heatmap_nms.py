@@ -12,13 +12,14 @@ Semantics shared by every path:
 * ``h > threshold`` is evaluated in the map's dtype, as torch does for
   ``tensor > float``: the threshold is rounded to float32 for float32 maps
   (so a float32 value equal to ``float32(0.1)`` is *not* above threshold
-  0.1) and used as is for float64 maps. float16 / bfloat16 maps are upcast
-  to float32 (exact) and compared in float32; their scores are returned in
-  the input dtype (also exact).
-* On the CPU, float32 / float64 inputs whose individual ``[H, W]`` maps are
-  contiguous are read in place whatever their batch and joint strides (e.g.
-  the heatmap channels of a network output); other layouts are made
-  contiguous (a copy). Inputs that require grad are detached (the op is
+  0.1) and used as is for float64 maps. float16 / bfloat16 maps are read in
+  their own dtype and widened to float32 (exact) before they are compared,
+  in float32; their scores are returned in the input dtype (also exact).
+* On the CPU, float16 / bfloat16 / float32 / float64 inputs whose individual
+  ``[H, W]`` maps are contiguous are read in place whatever their batch and
+  joint strides (e.g. the heatmap channels of a network output; a float16 /
+  bfloat16 map is widened into a per-thread float32 scratch of one map, not
+  copied whole); other layouts are made contiguous (a copy). Inputs that require grad are detached (the op is
   not differentiable).
 * A map containing NaN raises ``ValueError("heatmaps: contains NaN ...")``
   after the kernel ran (on CUDA this reads a device flag, i.e. synchronises;
@@ -63,8 +64,8 @@ MAX_CANDIDATES = 4096
 MAX_PIXELS = 1 << 30
 _MAX_SLICES = (1 << 31) - 1
 
-_NATIVE = {torch.float32: "float32", torch.float64: "float64"}
-_UPCAST = (torch.float16, torch.bfloat16)
+_NATIVE = {torch.float32: "float32", torch.float64: "float64", torch.float16: "float16", torch.bfloat16: "bfloat16"}
+_UPCAST = (torch.float16, torch.bfloat16)  # scores come back as float32 (the values widened)
 _FLOAT_NAMES = "float16, bfloat16, float32 or float64"
 
 NmsResult = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
@@ -108,7 +109,8 @@ def _check_budget(x: torch.Tensor | np.ndarray, m: int) -> None:
     b, k = int(x.shape[0]), int(x.shape[1])
     wide = x.dtype == torch.float64 if isinstance(x, torch.Tensor) else x.dtype.itemsize == 8
     out = b * k * (m * ((8 if wide else 4) + 8) + 4)
-    copy = _budget.copy_bytes(x, 8 if wide else 4)
+    narrow = x.dtype in _UPCAST if isinstance(x, torch.Tensor) else x.dtype.itemsize == 2
+    copy = _budget.copy_bytes(x, 8 if wide else 2 if narrow else 4)  # float16 / bfloat16 read as they are
     if isinstance(x, torch.Tensor) and x.device.type == "cuda":  # half maps are read as they are
         out, copy = (2 * out, x.numel() * 8) if wide else (out, _budget.copy_bytes(x, x.element_size()))
     _budget.check(out + copy, "heatmaps / max_candidates", f"heatmap_nms of shape {list(x.shape)} with M = {m}")
@@ -122,9 +124,10 @@ def _nan_error(what: str) -> ValueError:
 
 
 def _run_cpu(x: torch.Tensor, thr: float, r: int, m: int, num_threads: int) -> NmsResult:
-    """``x``: CPU float32/float64 ``[B, K, H, W]`` with contiguous ``[H, W]`` maps."""
+    """``x``: CPU float16/bfloat16/float32/float64 ``[B, K, H, W]`` with contiguous ``[H, W]`` maps;
+    float64 scores for float64 maps, float32 otherwise."""
     b, k, h, w = x.shape
-    scores = torch.empty((b, k, m), dtype=x.dtype)
+    scores = torch.empty((b, k, m), dtype=torch.float64 if x.dtype == torch.float64 else torch.float32)
     indices = torch.empty((b, k, m), dtype=torch.int64)
     counts = torch.empty((b, k), dtype=torch.int32)
     nan = load_cpu().heatmap_nms_cpu(x.data_ptr(), x.stride(0), x.stride(1), _NATIVE[x.dtype], b, k, h, w, thr, r, m,
@@ -159,8 +162,6 @@ def _nms_tensor(x: torch.Tensor, thr: float, r: int, m: int, num_threads: int) -
     """Checked ``x`` (any supported dtype / device / strides) -> NMS outputs."""
     out_dtype = x.dtype
     x = _args.resolve(x)  # a negative-bit view holds the negated values in memory
-    if x.dtype in _UPCAST and x.device.type == "cpu":
-        x = x.to(torch.float32)  # the CUDA kernel reads float16 / bfloat16 maps directly
     if not _maps.maps_contiguous(tuple(x.shape), x.stride()):
         x = x.contiguous()  # both devices read batch and joint strides; each map must be contiguous
     if x.device.type == "cpu":
@@ -181,15 +182,15 @@ def _nms_numpy(a: np.ndarray, thr: float, r: int, m: int,
         raise TypeError(f"heatmaps: expected a floating dtype (float16, float32 or float64), got {a.dtype}")
     _check_shape(a.shape)
     _check_budget(a, m)
-    work_dtype = np.float64 if a.dtype.itemsize == 8 else np.float32
+    work_dtype = np.dtype({8: np.float64, 4: np.float32, 2: np.float16}[a.dtype.itemsize])
     strides = _maps.element_strides(a) if a.dtype == work_dtype and a.dtype.isnative and a.flags.aligned else None
     if strides is None or not _maps.maps_contiguous(a.shape, strides):
-        work = np.ascontiguousarray(a, dtype=work_dtype)  # native byte order, upcast float16
+        work = np.ascontiguousarray(a, dtype=work_dtype)  # native byte order
         strides = _maps.element_strides(work)
     else:
-        work = a  # read in place: each [H, W] map is contiguous
+        work = a  # read in place: each [H, W] map is contiguous (float16 widened as it is read)
     b, k, h, w = work.shape
-    scores = np.empty((b, k, m), dtype=work_dtype)
+    scores = np.empty((b, k, m), dtype=np.float64 if work_dtype == np.float64 else np.float32)
     indices = np.empty((b, k, m), dtype=np.int64)
     counts = np.empty((b, k), dtype=np.int32)
     nan = load_cpu().heatmap_nms_cpu(work.ctypes.data, strides[0], strides[1], work.dtype.name, b, k, h, w, thr, r, m,

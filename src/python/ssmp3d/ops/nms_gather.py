@@ -6,9 +6,10 @@ and the ORPM vectors of every map. It is also the custom op
 ``torch.ops.ssmp3d.nms_gather`` (fixed output shapes, ``register_fake``);
 the pure torch twin is :func:`ssmp3d.ops._reference.nms_gather`.
 
-Numerics follow the decoder (``ssmp3d.decoding``): every input is converted to
-float32 first (exact for float16 / bfloat16; elementwise rounding for
-float64, the same as converting the gathered values), the NMS and its
+Numerics follow the decoder (``ssmp3d.decoding``): every value is read as
+float32: float16 / bfloat16 maps are read in place on the CPU and widened as
+they are read (exact), float64 maps are converted first (elementwise
+rounding, the same as converting the gathered values); the NMS and its
 threshold comparison run in float32.
 
 NaN: anywhere in ``heatmaps`` raises ``ValueError("heatmaps: ...")``; in
@@ -47,37 +48,37 @@ def _check(heatmaps, tags, orpm, threshold, radius, max_candidates):
     r = _args.integer("radius", radius, 0, MAX_RADIUS)
     m = _args.integer("max_candidates", max_candidates, 1, MAX_CANDIDATES)
     copies = sum(_budget.copy_bytes(x, 4) for x in (heatmaps, tags, orpm) if not _maps.in_place(x))
-    hm = _args.array("heatmaps", heatmaps, "float", (4,), np.float32, contiguous=False)
+    hm = _args.array("heatmaps", heatmaps, "float", (4,), np.float32, contiguous=False, native=True)
     b, k, h, w = hm.shape
-    if hm.size == 0:
+    if 0 in hm.shape:
         raise ValueError(f"heatmaps: expected a non-empty [B, K, H, W] array, got shape {list(hm.shape)}")
     if h * w > MAX_PIXELS:
         raise ValueError(f"heatmaps: H * W must be <= 2**30, got shape {list(hm.shape)}")
-    tg = _args.array("tags", tags, "float", (4, 5), np.float32, contiguous=False)
+    tg = _args.array("tags", tags, "float", (4, 5), np.float32, contiguous=False, native=True)
     if tg.ndim == 4:
         tg = tg.reshape(b, k, 1, h, w) if tg.shape == hm.shape else tg
     if tg.ndim != 5 or tg.shape[:2] != (b, k) or tg.shape[3:] != (h, w) or tg.shape[2] == 0:
         raise ValueError(f"tags: expected [B, K, H, W] or [B, K, D >= 1, H, W] with B, K, H, W = "
                          f"{b}, {k}, {h}, {w}, got shape {list(np.shape(tags))}")
-    om = _args.array("orpm", orpm, "float", (5,), np.float32, contiguous=False)
+    om = _args.array("orpm", orpm, "float", (5,), np.float32, contiguous=False, native=True)
     _args.shape("orpm", om, (b, k, 3, h, w), "[B, K, 3, H, W] from heatmaps")
     _check_budget(b, k, m, tg.shape[2], copies)
     return hm, tg, om, thr, r, m
 
 
-def _run(hm: np.ndarray, tg: np.ndarray, om: np.ndarray, thr: float, r: int, m: int, num_threads: int):
-    """``hm [B, K, H, W]``, ``tg [B, K, D, H, W]``, ``om [B, K, 3, H, W]``: float32, read in place
-    when their ``[H, W]`` maps are contiguous (:mod:`._maps`)."""
+def _run(hm, tg, om, thr: float, r: int, m: int, num_threads: int):
+    """``hm [B, K, H, W]``, ``tg [B, K, D, H, W]``, ``om [B, K, 3, H, W]``: float32, float16 or bfloat16
+    (tensors or arrays), read in place when their ``[H, W]`` maps are contiguous (:mod:`._maps`)."""
     b, k, h, w = hm.shape
     d = tg.shape[2]
-    (hm, hp, hs), (tg, tp, ts), (om, op, os_) = (_maps.float32_maps(x) for x in (hm, tg, om))
+    (hm, hp, hs, ht), (tg, tp, ts, tt), (om, op, os_, ot) = (_maps.native_maps(x) for x in (hm, tg, om))
     scores = np.empty((b, k, m), np.float32)
     indices = np.empty((b, k, m), np.int64)
     counts = np.empty((b, k), np.int32)
     tags_at = np.empty((b, k, m, d), np.float32)
     orpm_at = np.empty((b, k, m, k, 3), np.float32)
     nan_h, nan_t, nan_o = load_cpu().nms_gather_cpu(
-        hp, tp, op, (hs[0], hs[1], ts[0], ts[1], ts[2], os_[0], os_[1], os_[2]), b, k, h, w, d, thr, r, m, scores.ctypes.data,
+        hp, tp, op, (hs[0], hs[1], ts[0], ts[1], ts[2], os_[0], os_[1], os_[2]), (ht, tt, ot), b, k, h, w, d, thr, r, m, scores.ctypes.data,
         indices.ctypes.data, counts.ctypes.data, tags_at.ctypes.data, orpm_at.ctypes.data, num_threads)
     if nan_h:
         raise ValueError(f"heatmaps: contains NaN ({nan_h} values)")
