@@ -6,9 +6,11 @@ only at the chosen locations) and the quarter-pixel refinement; images are
 split across threads with the GIL released. The results equal the
 ``python`` reference decoder (:mod:`.reference`) exactly, and its errors too.
 
-Inputs are converted to contiguous float32 first (float16 / bfloat16 exactly;
-float64 elementwise, which is what the reference does to every value it
-reads). The refined map coordinates come back as float64 and go through
+float32, float16 and bfloat16 inputs whose ``[H, W]`` maps are contiguous
+(e.g. the network's output views) are read in place, the half types widened
+to float32 as they are read (exact); other inputs are converted to
+contiguous float32 first (float64 elementwise, which is what the reference
+does to every value it reads). The refined map coordinates come back as float64 and go through
 ``MapTransform.map_to_image`` like the reference's.
 
 The eager path calls ``ssmp3d._C.decode_cpu`` directly: a custom op costs

@@ -211,7 +211,10 @@ def nms_gather(heatmaps, tags, orpm, threshold: float = 0.1, radius: int = 1, ma
             negative / conjugate bit views are read by value). On CUDA the
             kernel runs on the current stream of the tensors' device and
             reads float32 / float16 / bfloat16 natively when all three
-            inputs share the dtype (else all are converted to float32); the
+            inputs share the dtype (else all are converted to float32); on
+            the CPU each input is read in place in its own dtype when its
+            ``[H, W]`` maps are contiguous (float16 / bfloat16 widened as
+            read); the
             NaN check then reads a device flag (one synchronisation, skipped
             during CUDA graph capture). The gather lists live in a per-device
             cache (``ops/_device_cache.py``) filled by the first call for a
