@@ -72,7 +72,14 @@ void tree_orders(int64_t K, const TreeTables& tree, AssignScratch& s) {
   for (int64_t k = 0; k < K; ++k) {
     int32_t* order = s.near.data() + k * K;
     for (int64_t j = 0; j < K; ++j) order[j] = static_cast<int32_t>(j);
-    std::stable_sort(order, order + K, [&](int32_t a, int32_t b) { return tree.path[a * K + k] < tree.path[b * K + k]; });
+    // Stable insertion sort by path length (K is small; no allocation, unlike std::stable_sort).
+    for (int64_t i = 1; i < K; ++i) {
+      const int32_t j = order[i];
+      const double key = tree.path[j * K + k];
+      int64_t pos = i;
+      for (; pos > 0 && key < tree.path[order[pos - 1] * K + k]; --pos) order[pos] = order[pos - 1];
+      order[pos] = j;
+    }
   }
 }
 
@@ -97,9 +104,13 @@ double scale_prior(int64_t K, int64_t M, const TreeTables& tree, const int32_t* 
     }
   }
   if (s.prior.empty()) return 0.0;
-  std::sort(s.prior.begin(), s.prior.end());
+  // The median: the element of rank h (and, for an even count, the largest
+  // of the ranks below it) are the values a full sort would put there.
   const size_t h = s.prior.size() / 2;
-  return (s.prior.size() % 2) ? s.prior[h] : (s.prior[h - 1] + s.prior[h]) / 2.0;
+  std::nth_element(s.prior.begin(), s.prior.begin() + h, s.prior.end());
+  if (s.prior.size() % 2) return s.prior[h];
+  const double below = *std::max_element(s.prior.begin(), s.prior.begin() + h);
+  return (below + s.prior[h]) / 2.0;
 }
 
 void new_person(AssignPeople& P, int64_t K, int64_t D, int64_t k, int32_t r, const double* tag,
@@ -321,7 +332,9 @@ void group_by_assignment(int64_t K, int64_t M, int64_t D, int64_t W, const TreeT
         const int64_t nr = static_cast<int64_t>(s.rows.size());
         const int64_t nc = static_cast<int64_t>(s.cols.size());
         const int64_t m = nc + nr;
-        s.cost.assign(nr * m, thr + w);  // leave-out columns keep this cost
+        s.cost.resize(nr * m);  // columns [0, nc) are written below
+        for (int64_t ri = 0; ri < nr; ++ri)  // the leave-out columns
+          std::fill(s.cost.begin() + ri * m + nc, s.cost.begin() + (ri + 1) * m, thr + w);
         for (int64_t ci = 0; ci < nc; ++ci) {
           const int64_t q = s.cols[ci];
           double sc = 0.0, plen = 0.0;

@@ -125,15 +125,8 @@ int finish_image(const DecodeParams& params, const SkeletonTables& skeleton,
       out.peaks[o + k] = flat;
       double fx = static_cast<double>(x), fy = static_cast<double>(y);
       if (params.refine) {
-        int sx = 0, sy = 0;
-        if (c.heat) {
-          const float* row = c.heat + k * c.heat_stride + y * W;
-          if (x > 0 && x < W - 1) sx = shift_sign(row[x - 1], row[x + 1]);
-          if (y > 0 && y < H - 1) sy = shift_sign(row[x - W], row[x + W]);
-        } else {
-          sx = c.refine[2 * (k * M + r)];
-          sy = c.refine[2 * (k * M + r) + 1];
-        }
+        const int sx = c.refine[2 * (k * M + r)];
+        const int sy = c.refine[2 * (k * M + r) + 1];
         fx = refined(fx, sx);
         fy = refined(fy, sy);
       }
@@ -173,16 +166,14 @@ DecodeStatus decode_cpu(const void* heatmaps, const MapStrides& hs, const void* 
   parallel_items<ImageScratch>(B, thread_count(num_threads, B), [&](int64_t b, ImageScratch& s) {
     int kind = 0;
     // 1. NMS per joint. float32 maps are read in place; a float16 / bfloat16
-    // map is widened into s.heat first and its candidates' refinement signs
-    // taken there, while it is at hand.
+    // map is widened into s.heat first. The candidates' refinement signs are
+    // taken while the map is in cache (the grouping comes after all joints).
     s.scores.resize(K * M);
     s.indices.resize(K * M);
     s.counts.resize(K);
+    s.refine.resize(K * M * 2);
     const bool wide = hs.type == MapType::kFloat32;
-    if (!wide) {
-      s.heat.resize(HW);
-      s.refine.resize(K * M * 2);
-    }
+    if (!wide) s.heat.resize(HW);
     int64_t nan_heat = 0;
     for (int64_t k = 0; k < K; ++k) {
       const void* map = hs.map_at(heatmaps, b, k);
@@ -194,7 +185,14 @@ DecodeStatus decode_cpu(const void* heatmaps, const MapStrides& hs, const void* 
       const int32_t n = heatmap_nms_slice(hm, H, W, thr, radius, M, s.scores.data() + k * M,
                                           s.indices.data() + k * M, &nan_heat);
       s.counts[k] = n;
-      if (!wide && params.refine) {
+      // The tags at these candidates are read after the last joint's NMS:
+      // ask for their cache lines now, while the scan of the next maps runs.
+      for (int64_t d = 0; d < D; ++d) {
+        const char* tag_map = static_cast<const char*>(ts.map_at(tags, b, k, d));
+        const int64_t size = map_type_size(ts.type);
+        for (int32_t r = 0; r < n; ++r) __builtin_prefetch(tag_map + s.indices[k * M + r] * size, 0, 3);
+      }
+      if (params.refine) {
         for (int32_t r = 0; r < n; ++r) {
           const int64_t q = s.indices[k * M + r], x = q % W, y = q / W;
           const float* row = hm + y * W;
@@ -226,12 +224,7 @@ DecodeStatus decode_cpu(const void* heatmaps, const MapStrides& hs, const void* 
       c.indices = s.indices.data();
       c.counts = s.counts.data();
       c.tags = s.tags.data();
-      if (wide) {
-        c.heat = static_cast<const float*>(hs.map_at(heatmaps, b, 0));
-        c.heat_stride = hs.joint;
-      } else {
-        c.refine = s.refine.data();
-      }
+      c.refine = s.refine.data();
       OrpmSource src{orpm ? os.map_at(orpm, b, 0) : nullptr, H, W, os.type};
       src.joint_stride = os.joint;
       src.channel_stride = os.channel;

@@ -18,7 +18,7 @@ struct ImageScratch {
   std::vector<int32_t> counts;   // [K]
   std::vector<double> tags;      // [K, M, D]
   std::vector<float> heat;       // [H, W] one widened float16 / bfloat16 heatmap
-  std::vector<int8_t> refine;    // [K, M, 2] refinement signs taken from `heat`
+  std::vector<int8_t> refine;    // [K, M, 2] refinement signs of the candidates
   GroupScratch group_scratch;
   Grouping grouping;
   std::vector<int64_t> pos;      // [Q, K, 2]
@@ -28,16 +28,13 @@ struct ImageScratch {
   ReadoutScratch readout;
 };
 
-/// One image's candidate tables. Refinement signs come from `heat` when it
-/// is set (the image's heatmaps), else from `refine`.
+/// One image's candidate tables.
 struct ImageCandidates {
   const float* scores = nullptr;    // [K, M]
   const int64_t* indices = nullptr; // [K, M] flat y*W+x
   const int32_t* counts = nullptr;  // [K], in [0, M]
   const double* tags = nullptr;     // [K, M, D]
-  const float* heat = nullptr;      // [K, H, W] (each [H, W] map contiguous) or null
-  int64_t heat_stride = 0;          // elements between the joints' heatmaps (H * W if contiguous)
-  const int8_t* refine = nullptr;   // [K, M, 2] signs, used when heat is null
+  const int8_t* refine = nullptr;   // [K, M, 2] refinement signs (x, y) of the candidates
 };
 
 /// Groups image b's candidates, reads out the kept people (src: the image's

@@ -58,6 +58,19 @@ namespace {
 constexpr int64_t kChunk = 16;               // pixels per threshold-reject chunk
 constexpr int64_t kInsertionMax = 64;        // top-M by sorted insertion up to this M
 constexpr int64_t kMinPixelsPerThread = 1 << 15;  // below this a thread costs more than it saves
+constexpr int64_t kPrefetchBytes = 4096;       // the scan asks for the row this far ahead
+
+// Asks the cache for the row kPrefetchBytes past `row` (W values), one
+// request per 64-byte line. The hardware prefetchers stop at 4 KiB page
+// boundaries, so a cold map (one just written by the network, or decoded
+// once) otherwise stalls at every page. Past the map's end this reaches into
+// the next map of a contiguous batch; a prefetch never faults.
+template <typename T>
+inline void prefetch_ahead(const T* row, int64_t W) {
+  const char* p = reinterpret_cast<const char*>(row) + kPrefetchBytes;
+  const int64_t bytes = W * static_cast<int64_t>(sizeof(T));
+  for (int64_t i = 0; i < bytes; i += 64) __builtin_prefetch(p + i, 0, 3);
+}
 
 // Top-M of candidates pushed in increasing flat index order, kept sorted
 // (score desc, index asc) in the output arrays themselves. A candidate that
@@ -255,6 +268,7 @@ void scan_slice(const T* map, int64_t H, int64_t W, T thr, int64_t r, TopM& top,
       for (y = 1; y < H - 1; ++y) {
         const float* row = map + y * W;
         const int64_t base = y * W;
+        prefetch_ahead(row, W);
         auto push = [&](int64_t x) { top.push(row[x], base + x); };
         scan_row_r1_avx2(row, W, thr, push, other, nan_count);
       }
@@ -265,6 +279,7 @@ void scan_slice(const T* map, int64_t H, int64_t W, T thr, int64_t r, TopM& top,
 #endif
   for (int64_t y = 0; y < H; ++y) {
     const T* row = map + y * W;
+    prefetch_ahead(row, W);
     const bool r1_row = (r == 1) && y > 0 && y < H - 1;
     int64_t x = 0;
     while (x < W) {

@@ -3,9 +3,10 @@
 //
 // Work split: one call per row, on the calling thread; 8 pixels per AVX2
 // vector. Row y must have rows y - 1 and y + 1 (0 < y < H - 1). Pixels 1 ..
-// W - 2 are tested 16 at a time: a chunk with no pixel above the threshold
-// and no NaN is skipped after two compares; otherwise the exact 8-neighbour
-// test runs on 8 lanes at once; the few pixels left before W - 1 are one more
+// W - 2 are tested 8 at a time: a branch-free pass marks the vectors with a
+// pixel above the threshold or a NaN (one compare each); the exact
+// 8-neighbour test runs, 8 lanes at once, on the marked vectors only; the
+// few pixels left before W - 1 are one more
 // vector ending at W - 2, its lanes already seen masked off. Pixels 0 and
 // W - 1 (and all pixels of rows narrower than 10) go to `other(x)`, the
 // caller's scalar test. Peaks reach
@@ -22,6 +23,7 @@
 #define SSMP3D_HAVE_AVX2_SCAN 1
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -81,18 +83,21 @@ __attribute__((target("avx2"))) void scan_row_r1_avx2(const float* row, int64_t 
   const __m256 thr = _mm256_set1_ps(threshold);
   other(0);
   int64_t x = 1;
-  for (; x + 16 < W; x += 16) {  // pixels x .. x + 15 and their right neighbours exist
-    const __m256 a = _mm256_loadu_ps(row + x);
-    const __m256 b = _mm256_loadu_ps(row + x + 8);
-    const unsigned la = need_look8(a, thr), lb = need_look8(b, thr);
-    if ((la | lb) == 0) continue;
-    if (la) look8_avx2(row, W, x, a, thr, 0xFFu, push, nans);
-    if (lb) look8_avx2(row, W, x + 8, b, thr, 0xFFu, push, nans);
-  }
-  if (x + 8 < W) {
-    const __m256 a = _mm256_loadu_ps(row + x);
-    if (need_look8(a, thr)) look8_avx2(row, W, x, a, thr, 0xFFu, push, nans);
-    x += 8;
+  // Blocks of up to 64 vectors: first a branch-free pass that sets bit j of
+  // `live` when vector j (pixels x + 8j .. x + 8j + 7, their right
+  // neighbours inside the row) has a pixel above thr or NaN, then the exact
+  // test of the live vectors only, in increasing x. One unpredictable
+  // branch per live vector instead of one per 16 pixels.
+  while (x + 8 < W) {
+    const int64_t n = std::min<int64_t>(64, (W - 1 - x) / 8);  // vectors whose x + 8 < W
+    uint64_t live = 0;
+    for (int64_t j = 0; j < n; ++j)
+      live |= static_cast<uint64_t>(need_look8(_mm256_loadu_ps(row + x + 8 * j), thr) != 0) << j;
+    for (; live; live &= live - 1) {
+      const int64_t xv = x + 8 * __builtin_ctzll(live);
+      look8_avx2(row, W, xv, _mm256_loadu_ps(row + xv), thr, 0xFFu, push, nans);
+    }
+    x += 8 * n;
   }
   // The rest of pixels 1 .. W - 2 (at most 7): one vector ending at W - 2,
   // the lanes before x (1 to 7 of them) masked off.

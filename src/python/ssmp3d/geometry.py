@@ -150,10 +150,14 @@ class MapTransform:
         inp = p @ self.affine[:, :2].T + self.affine[:, 2]
         return (inp - (self.stride - 1) / 2.0) / self.stride
 
-    def map_to_image(self, points: np.ndarray) -> np.ndarray:
-        """Map coordinates ``[..., 2]`` (integer peaks or refined) -> image pixels ``[..., 2]``."""
+    def map_to_image(self, points: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """Map coordinates ``[..., 2]`` (integer peaks or refined) -> image pixels ``[..., 2]``.
+
+        ``out``: a float64 array of the points' shape that receives the result (it may be
+        ``points`` itself; with a non-identity affine the last step still allocates).
+        """
         p = np.asarray(points, dtype=np.float64)
-        inp = p * self.stride
+        inp = np.multiply(p, self.stride, out=out)
         inp += (self.stride - 1) / 2.0  # in place: the same float64 operations, fewer temporaries
         if self._offset is not None:
             inp -= self._offset

@@ -177,8 +177,13 @@ def check_call(heatmaps: object, tags: object, orpm: object, config: DecodeConfi
     b, k, h, w, d = validate_inputs(heatmaps, tags, orpm, skeleton)
     if config.mean_bones is not None:
         config.mean_bones_array(skeleton)  # raises ValueError on a [K][3] mismatch
-    nbytes = _budget.decode_bytes(b, k, h, w, d, config, backend, num_threads, (heatmaps, tags, orpm),
-                                  orpm is not None)
+    # Outputs and working memory (cached per config and sizes), plus every input's float32 copy
+    # as an upper bound; only when that bound does not fit are the copies actually made counted.
+    inputs = (heatmaps, tags, orpm)
+    nbytes = _budget.decode_bytes(b, k, h, w, d, config, backend, num_threads, (), orpm is not None)
+    if nbytes + 4 * sum(x.numel() if isinstance(x, torch.Tensor) else x.size for x in inputs if x is not None) \
+            > _budget.MEMORY_BUDGET_BYTES:
+        nbytes = _budget.decode_bytes(b, k, h, w, d, config, backend, num_threads, inputs, orpm is not None)
     if nbytes > _budget.MEMORY_BUDGET_BYTES:  # the message only when it is needed
         _budget.check(nbytes, "heatmaps / tags / DecodeConfig.max_candidates",
                       f"decode (backend {backend!r}) with B = {b}, K = {k}, H = {h}, W = {w}, D = {d}, "

@@ -55,5 +55,5 @@ def decode_cpu(
     d = 1 if tags.ndim == 4 else tags.shape[2]
     coords, *rest = decode_arrays(heatmaps, tags, orpm, b, k, h, w, d, config, config_tables(config, skeleton),
                                   skeleton.neck, skeleton.pelvis, num_threads)
-    joints2d = transform.map_to_image(coords).astype(np.float32)
+    joints2d = transform.map_to_image(coords, out=coords).astype(np.float32)  # coords: our own buffer
     return DecodeResult(joints2d, *rest)

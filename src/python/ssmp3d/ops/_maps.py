@@ -47,9 +47,8 @@ def in_place(x: object) -> bool:
     """Whether :func:`native_maps` reads ``x`` (a checked map input) without a copy."""
     if isinstance(x, torch.Tensor):
         # Ordered cheapest first: this runs on every decode call.
-        return ((x.dtype is torch.float32 or x.dtype in TYPE_CODES) and x.layout is torch.strided
-                and x.device.type == "cpu" and not x.is_neg() and not x.is_conj()
-                and maps_contiguous(x.shape, x.stride()))
+        return ((x.dtype is torch.float32 or x.dtype in TYPE_CODES) and x.is_cpu and x.layout is torch.strided
+                and not x.is_neg() and not x.is_conj() and maps_contiguous(x.shape, x.stride()))
     if isinstance(x, np.ndarray):
         if x.dtype not in _NUMPY_CODES or not x.dtype.isnative or not x.flags.aligned or x.ndim < 2:
             return False
