@@ -10,11 +10,9 @@ from __future__ import annotations
 import threading
 import time
 
-import numpy as np
 import pytest
 import torch
 
-from ssmp3d.decoding import DecodeConfig
 from ssmp3d.decoding.cuda import DeviceTables, copy_tables, gather_lists, pack_tables
 from ssmp3d.ops import _reference
 from ssmp3d.ops._ext import has_cpu_ext
@@ -24,14 +22,10 @@ from ssmp3d.predict.stream import in_order
 from ssmp3d.predict.stream_cuda import CudaStages, PinnedRing, run_cuda_batches
 from ssmp3d.skeleton import PANOPTIC19
 
-ALL_PEAKS = DecodeConfig(det_threshold=0.0, min_joints=1, grouping="paper", person_score="detected")
+from predict_helpers import ALL_PEAKS, chunks, seeded_images
 
 
-@pytest.fixture
-def restore_threads():
-    old = torch.get_num_threads()
-    yield
-    torch.set_num_threads(old)
+
 
 
 # ----------------------------------------------------------------------------
@@ -178,15 +172,6 @@ def twin_gather(heat, tags, orpm, config, skeleton):
     return DeviceTables(torch.from_numpy(buf), (b, k, h, w, d), lists, orpm is not None)
 
 
-def _images(n: int, mixed: bool = True) -> list[np.ndarray]:
-    rng = np.random.default_rng(5)
-    return [rng.integers(0, 256, (48 + 8 * (i % 3 if mixed else 0), 64, 3), dtype=np.uint8) for i in range(n)]
-
-
-def _chunks(images, size):
-    return [images[i:i + size] for i in range(0, len(images), size)]
-
-
 @pytest.fixture
 def twin(monkeypatch):
     monkeypatch.setattr(stream_cuda, "gather_tables", twin_gather)
@@ -200,10 +185,10 @@ def _predictor(checkpoint, **kwargs):
 @needs_cpp
 @pytest.mark.parametrize("mixed", [True, False], ids=["mixed-sizes", "one-size"])
 def test_stages_equal_the_in_line_decode(tiny_checkpoint, twin, restore_threads, mixed):
-    images = _images(7, mixed)  # 4 batches, the last one partial; mixed: several letterboxes per batch
+    images = seeded_images(7, mixed)  # 4 batches, the last one partial; mixed: several letterboxes per batch
     p = _predictor(tiny_checkpoint, pipeline=False)
     want = p.predict(images)
-    got = [r for batch in run_cuda_batches(p, _chunks(images, 2), "rgb") for r in batch]
+    got = [r for batch in run_cuda_batches(p, chunks(images, 2), "rgb") for r in batch]
     assert len(got) == 7 and sum(r.num_people for r in want) > 0
     assert [r.to_dict() for r in got] == [r.to_dict() for r in want]
 
@@ -213,7 +198,7 @@ def test_stages_reuse_their_buffers(tiny_checkpoint, twin, restore_threads):
     p = _predictor(tiny_checkpoint)
     stages = CudaStages(p)
     assert stages.stream is None and not stages.tables.pin_memory  # on the CPU: no stream, no pinning
-    batches = list(run_cuda_batches(p, _chunks(_images(11, mixed=False), 2), "rgb", stages=stages))
+    batches = list(run_cuda_batches(p, chunks(seeded_images(11, mixed=False), 2), "rgb", stages=stages))
     assert [len(b) for b in batches] == [2] * 5 + [1]
     assert stages.inputs.allocations == 2 and stages.tables.allocations == 2
 
@@ -233,7 +218,7 @@ def test_stages_raise_a_decode_error_at_its_batch(tiny_checkpoint, twin, restore
     monkeypatch.setattr(stream_cuda, "decode_host", failing)
     got = []
     with pytest.raises(ValueError, match="heatmaps: contains NaN"):
-        for batch in run_cuda_batches(p, _chunks(_images(10, mixed=False), 2), "rgb"):
+        for batch in run_cuda_batches(p, chunks(seeded_images(10, mixed=False), 2), "rgb"):
             got.append(batch)
     assert len(got) == 2
 
@@ -241,10 +226,10 @@ def test_stages_raise_a_decode_error_at_its_batch(tiny_checkpoint, twin, restore
 @needs_cpp
 def test_stages_raise_an_enqueue_error_at_once(tiny_checkpoint, twin, restore_threads):
     p = _predictor(tiny_checkpoint)
-    bad = _images(4, mixed=False)
+    bad = seeded_images(4, mixed=False)
     bad[2] = bad[2][..., 0]  # not [H, W, 3]
     with pytest.raises(ValueError, match=r"images\[0\]"):
-        list(run_cuda_batches(p, _chunks(bad, 2), "rgb"))
+        list(run_cuda_batches(p, chunks(bad, 2), "rgb"))
 
 
 def test_copy_tables_checks_the_host_buffer():

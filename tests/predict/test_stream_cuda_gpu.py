@@ -26,19 +26,11 @@ from ssmp3d.predict import stream_cuda
 from ssmp3d.predict.stream_cuda import CudaStages, run_cuda_batches
 from ssmp3d.skeleton import PANOPTIC19
 
+from predict_helpers import ALL_PEAKS, chunks, seeded_images
+
 REASON = cuda_unavailable_reason()
 pytestmark = [pytest.mark.cuda, pytest.mark.skipif(REASON is not None, reason=str(REASON))]
 
-ALL_PEAKS = DecodeConfig(det_threshold=0.0, min_joints=1, grouping="paper", person_score="detected")
-
-
-def _images(n: int, mixed: bool = True) -> list[np.ndarray]:
-    rng = np.random.default_rng(5)
-    return [rng.integers(0, 256, (48 + 8 * (i % 3 if mixed else 0), 64, 3), dtype=np.uint8) for i in range(n)]
-
-
-def _chunks(images, size):
-    return [images[i:i + size] for i in range(0, len(images), size)]
 
 
 def _predictor(checkpoint, pipeline: bool, batch_size: int = 2) -> Predictor:
@@ -52,7 +44,7 @@ def _dicts(results):
 
 @pytest.mark.parametrize(("n", "batch_size", "mixed"), [(7, 2, True), (7, 2, False), (70, 32, True)])
 def test_pipelined_equals_in_line(tiny_checkpoint, n, batch_size, mixed):
-    images = _images(n, mixed)
+    images = seeded_images(n, mixed)
     piped, inline = _predictor(tiny_checkpoint, True, batch_size), _predictor(tiny_checkpoint, False, batch_size)
     want = inline.predict(images)
     assert sum(r.num_people for r in want) > 0
@@ -66,7 +58,7 @@ def test_pipeline_false_stays_in_line(tiny_checkpoint, monkeypatch):
         raise AssertionError("pipeline=False must not use the CUDA pipeline")
 
     monkeypatch.setattr(predictor_mod, "run_cuda_batches", refuse)
-    assert len(_predictor(tiny_checkpoint, False).predict(_images(3))) == 3
+    assert len(_predictor(tiny_checkpoint, False).predict(seeded_images(3))) == 3
 
 
 def test_a_decode_error_is_raised_at_its_batch(tiny_checkpoint, monkeypatch):
@@ -83,7 +75,7 @@ def test_a_decode_error_is_raised_at_its_batch(tiny_checkpoint, monkeypatch):
     monkeypatch.setattr(stream_cuda, "decode_host", failing)
     got = []
     with pytest.raises(ValueError, match="heatmaps: contains NaN"):
-        for poses in p.predict_iter(iter(_images(10, mixed=False))):
+        for poses in p.predict_iter(iter(seeded_images(10, mixed=False))):
             got.append(poses)
     assert len(got) == 4  # batches 0 and 1, then batch 2's error
 
@@ -95,7 +87,7 @@ def test_a_nan_network_gives_the_in_line_error(tiny_checkpoint):
         with torch.no_grad():
             next(p.model.parameters()).fill_(float("nan"))
         with pytest.raises(ValueError) as info:
-            p.predict(_images(5))
+            p.predict(seeded_images(5))
         messages.append(str(info.value))
     assert messages[0] == messages[1] and "heatmaps: contains NaN" in messages[0]
 
@@ -103,8 +95,8 @@ def test_a_nan_network_gives_the_in_line_error(tiny_checkpoint):
 def test_pinned_buffers_are_allocated_once_and_reused(tiny_checkpoint):
     p = _predictor(tiny_checkpoint, True)
     stages = CudaStages(p)
-    images = _images(11, mixed=False)
-    got = [r for batch in run_cuda_batches(p, _chunks(images, 2), "rgb", stages=stages) for r in batch]
+    images = seeded_images(11, mixed=False)
+    got = [r for batch in run_cuda_batches(p, chunks(images, 2), "rgb", stages=stages) for r in batch]
     assert _dicts(got) == _dicts(_predictor(tiny_checkpoint, False).predict(images))
     assert stages.inputs.allocations == 2 and stages.tables.allocations == 2
     assert all(b.is_pinned() for b in stages.inputs.buffers() + stages.tables.buffers())

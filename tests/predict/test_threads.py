@@ -3,23 +3,17 @@ changes no result, and the caller's torch thread count comes back."""
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
 
-from ssmp3d.decoding import DecodeConfig
 from ssmp3d.predict import Predictor
 from ssmp3d.predict import threads as threads_mod
 from ssmp3d.predict.threads import BACKOFF_BATCHES, CpuSample, ThreadTuner
 
-ALL_PEAKS = DecodeConfig(det_threshold=0.0, min_joints=1, grouping="paper", person_score="detected")
+from predict_helpers import ALL_PEAKS, seeded_images
 
 
-@pytest.fixture
-def restore_threads():
-    old = torch.get_num_threads()
-    yield
-    torch.set_num_threads(old)
+
 
 
 class FakeClock:
@@ -101,13 +95,8 @@ def test_end_without_begin_is_an_error():
         ThreadTuner(1).end(8)
 
 
-def _images(n: int) -> list[np.ndarray]:
-    rng = np.random.default_rng(5)
-    return [rng.integers(0, 256, (48 + 8 * (i % 3), 64, 3), dtype=np.uint8) for i in range(n)]
-
-
 def test_pipelined_and_in_line_predictors_give_the_same_poses(tiny_checkpoint, restore_threads):
-    images = _images(7)
+    images = seeded_images(7)
     piped = Predictor(tiny_checkpoint, device="cpu", batch_size=2, decode_config=ALL_PEAKS, threads=1)
     inline = Predictor(tiny_checkpoint, device="cpu", batch_size=2, decode_config=ALL_PEAKS, threads=1,
                        pipeline=False)
@@ -122,7 +111,7 @@ def test_pipelined_and_in_line_predictors_give_the_same_poses(tiny_checkpoint, r
 def test_the_callers_thread_count_comes_back(tiny_checkpoint, restore_threads):
     torch.set_num_threads(2)
     p = Predictor(tiny_checkpoint, device="cpu", batch_size=2, decode_config=ALL_PEAKS, threads=1)
-    p.predict(_images(3))
+    p.predict(seeded_images(3))
     assert torch.get_num_threads() == 2 and p.thread_tuner.history[0][0] == 1
 
 
@@ -141,4 +130,4 @@ def test_a_decode_error_in_the_worker_reaches_the_caller(tiny_checkpoint, monkey
 
     monkeypatch.setattr(p, "decode", broken)
     with pytest.raises(ValueError, match="contains NaN"):
-        p.predict(_images(3))
+        p.predict(seeded_images(3))
