@@ -36,7 +36,7 @@ import numpy as np
 
 from .types import ImagePoses
 
-__all__ = ["batch_sizes", "in_order", "run_batches"]
+__all__ = ["batch_sizes", "in_order", "network_outputs", "run_batches"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -87,6 +87,27 @@ def in_order(items: Iterable[T], finish: Callable[[T], R], *,
                 pending.cancel()
 
 
+def network_outputs(predictor, batches: Iterable[Sequence[np.ndarray]], color: str,
+                    prepare: Callable[[Sequence[np.ndarray], str], tuple]) -> Iterator[tuple]:
+    """Per batch ``(maps, affines, sizes)``: the network's share (``prepare``, then the network)
+    timed by the predictor's thread tuner.
+
+    Args:
+        predictor: A :class:`~ssmp3d.predict.Predictor`.
+        batches: Lists of ``[H, W, 3]`` uint8 images.
+        color: Their channel order (``"rgb"`` or ``"bgr"``).
+        prepare: ``(images, color) -> (inputs, affines)``: the predictor's preprocessing, or
+            the CUDA stages' upload.
+    """
+    tuner = predictor.thread_tuner
+    for images in batches:
+        tuner.begin()
+        inputs, affines = prepare(images, color)
+        maps = predictor.infer(inputs)
+        tuner.end(len(images))
+        yield maps, affines, batch_sizes(images)
+
+
 def run_batches(predictor, batches: Iterable[Sequence[np.ndarray]], color: str, *,
                 pipeline: bool) -> Iterator[list[ImagePoses]]:
     """The poses of each batch, in order.
@@ -102,18 +123,10 @@ def run_batches(predictor, batches: Iterable[Sequence[np.ndarray]], color: str, 
         One list of :class:`ImagePoses` per batch.
     """
     tuner = predictor.thread_tuner
-
-    def network() -> Iterator[tuple]:
-        for images in batches:
-            tuner.begin()
-            inputs, affines = predictor.preprocess(images, color)
-            maps = predictor.infer(inputs)
-            tuner.end(len(images))
-            yield maps, affines, batch_sizes(images)
-
+    outputs = network_outputs(predictor, batches, color, predictor.preprocess)
     if not pipeline or predictor.device.type != "cpu":
-        for maps, affines, sizes in network():
+        for maps, affines, sizes in outputs:
             yield predictor.decode(maps, affines, sizes, num_threads=tuner.threads)
         return
-    yield from in_order(network(), lambda item: predictor.decode(*item, num_threads=1),
+    yield from in_order(outputs, lambda item: predictor.decode(*item, num_threads=1),
                         in_line=lambda: tuner.threads < tuner.max_threads)  # cores are short: no decode thread

@@ -50,7 +50,7 @@ import torch
 from ..decoding.cuda import HostTables, copy_tables, decode_host, gather_tables
 from ..decoding.api import check_call as decode_checks
 from .groups import LetterboxGroup, group_maps, letterbox_groups, place_poses
-from .stream import batch_sizes, in_order
+from .stream import in_order, network_outputs
 from .types import ImagePoses
 
 __all__ = ["CudaStages", "PinnedRing", "StagedBatch", "run_cuda_batches"]
@@ -244,16 +244,9 @@ def run_cuda_batches(predictor, batches: Iterable[Sequence[np.ndarray]], color: 
     """
     stages = CudaStages(predictor) if stages is None else stages
     tuner = predictor.thread_tuner
-
-    def enqueued() -> Iterator[StagedBatch]:
-        for images in batches:
-            tuner.begin()
-            inputs, affines = stages.upload(images, color)
-            maps = predictor.infer(inputs)
-            tuner.end(len(images))
-            yield stages.stage(maps, affines, batch_sizes(images), tuner.threads)
-
+    enqueued = (stages.stage(maps, affines, sizes, tuner.threads)
+                for maps, affines, sizes in network_outputs(predictor, batches, color, stages.upload))
     try:
-        yield from in_order(enqueued(), stages.finish)
+        yield from in_order(enqueued, stages.finish)
     finally:
         stages.close()
