@@ -335,27 +335,41 @@ int32_t heatmap_nms_slice(const T* map, int64_t H, int64_t W, T threshold, int64
   return static_cast<int32_t>(n);
 }
 
+namespace {
+
+// The B*K slices, claimed whole by the threads; map_of(s, scratch) gives
+// slice s's contiguous [H, W] map of T (read in place, or widened into the
+// thread's scratch). Returns the NaN count.
+template <typename T, typename Scratch, typename MapOf>
+int64_t nms_slices(int64_t B, int64_t K, int64_t H, int64_t W, T thr, int64_t radius, int64_t m, T* scores,
+                   int64_t* indices, int32_t* counts, int num_threads, MapOf map_of) {
+  const int64_t slices = B * K, hw = H * W;
+  if (slices <= 0 || hw <= 0) return 0;
+  // A window wider than the map is the whole map: clamp so index maths cannot overflow.
+  radius = std::min(radius, std::max(H, W));
+  const int64_t threads =
+      thread_count(num_threads, slices, std::max<int64_t>(1, slices * hw / kMinPixelsPerThread));
+  std::atomic<int64_t> nan_total{0};
+  parallel_items<Scratch>(slices, threads, [&](int64_t s, Scratch& scratch) {
+    int64_t nans = 0;
+    counts[s] = heatmap_nms_slice(map_of(s, scratch), H, W, thr, radius, m, scores + s * m, indices + s * m, &nans);
+    if (nans) nan_total.fetch_add(nans, std::memory_order_relaxed);
+  });
+  return nan_total.load();
+}
+
+struct NoScratch {};
+
+}  // namespace
+
 template <typename T>
 int64_t heatmap_nms_cpu(const T* heatmaps, const MapStrides& strides, int64_t B, int64_t K,
                         int64_t H, int64_t W, double threshold, int64_t radius, int64_t max_candidates, T* scores,
                         int64_t* indices, int32_t* counts, int num_threads) {
-  const int64_t slices = B * K, hw = H * W, m = max_candidates;
-  const T thr = threshold_as<T>(threshold);
-  if (slices <= 0 || hw <= 0) return 0;
-  // A window wider than the map is the whole map: clamp so index maths cannot overflow.
-  radius = std::min(radius, std::max(H, W));
-
-  const int64_t threads =
-      thread_count(num_threads, slices, std::max<int64_t>(1, slices * hw / kMinPixelsPerThread));
-  struct NoScratch {};
-  std::atomic<int64_t> nan_total{0};
-  parallel_items<NoScratch>(slices, threads, [&](int64_t s, NoScratch&) {
-    int64_t nans = 0;
-    counts[s] = heatmap_nms_slice(strides.map(heatmaps, s / K, s % K), H, W, thr, radius, m, scores + s * m,
-                                  indices + s * m, &nans);
-    if (nans) nan_total.fetch_add(nans, std::memory_order_relaxed);
-  });
-  return nan_total.load();
+  return nms_slices<T, NoScratch>(B, K, H, W, threshold_as<T>(threshold), radius, max_candidates, scores, indices,
+                                  counts, num_threads, [&](int64_t s, NoScratch&) {
+                                    return strides.map(heatmaps, s / K, s % K);
+                                  });
 }
 
 int64_t heatmap_nms_cpu(const void* heatmaps, const MapStrides& strides, int64_t B, int64_t K, int64_t H,
@@ -364,21 +378,14 @@ int64_t heatmap_nms_cpu(const void* heatmaps, const MapStrides& strides, int64_t
   if (strides.type == MapType::kFloat32)
     return heatmap_nms_cpu(static_cast<const float*>(heatmaps), strides, B, K, H, W, threshold, radius,
                            max_candidates, scores, indices, counts, num_threads);
-  const int64_t slices = B * K, hw = H * W, m = max_candidates;
-  const float thr = threshold_as<float>(threshold);
-  if (slices <= 0 || hw <= 0) return 0;
-  radius = std::min(radius, std::max(H, W));
-  const int64_t threads =
-      thread_count(num_threads, slices, std::max<int64_t>(1, slices * hw / kMinPixelsPerThread));
-  std::atomic<int64_t> nan_total{0};
-  parallel_items<std::vector<float>>(slices, threads, [&](int64_t s, std::vector<float>& heat) {
-    heat.resize(hw);  // this thread's map, widened exactly to float32
-    widen_map(strides.map_at(heatmaps, s / K, s % K), strides.type, hw, heat.data());
-    int64_t nans = 0;
-    counts[s] = heatmap_nms_slice(heat.data(), H, W, thr, radius, m, scores + s * m, indices + s * m, &nans);
-    if (nans) nan_total.fetch_add(nans, std::memory_order_relaxed);
-  });
-  return nan_total.load();
+  const int64_t hw = H * W;
+  return nms_slices<float, std::vector<float>>(
+      B, K, H, W, threshold_as<float>(threshold), radius, max_candidates, scores, indices, counts, num_threads,
+      [&](int64_t s, std::vector<float>& heat) -> const float* {
+        heat.resize(hw);  // this thread's map, widened exactly to float32
+        widen_map(strides.map_at(heatmaps, s / K, s % K), strides.type, hw, heat.data());
+        return heat.data();
+      });
 }
 
 template int32_t heatmap_nms_slice<float>(const float*, int64_t, int64_t, float, int64_t, int64_t,

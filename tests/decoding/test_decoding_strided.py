@@ -43,20 +43,26 @@ def network_output(b: int, d: int = 1, seed: int = 0) -> torch.Tensor:
     return pred
 
 
+def assert_views_decode_like_float32_copies(out, readout: str | None) -> None:
+    """The views of ``out`` (a split network output) decode, on 1 and 2 threads and through the
+    python reference, exactly as contiguous float32 copies of them do; some people are found."""
+    config = DecodeConfig(readout=readout or "full")
+    orpm = out.orpm if readout else None
+    copies = [x.float().contiguous() if x is not None else None for x in (out.heatmaps, out.tags, orpm)]
+    want = decode(*copies, config, backend="cpu", num_threads=1)
+    assert want.num_people.sum() > 0
+    for threads in (1, 2):
+        assert_same(want, decode(out.heatmaps, out.tags, orpm, config, backend="cpu", num_threads=threads))
+    assert_same(want, decode(out.heatmaps, out.tags, orpm, config, backend="python"))
+
+
 @pytest.mark.parametrize("d", [1, 2])
 @pytest.mark.parametrize("readout", ["full", "naive", None])
 def test_views_decode_like_contiguous_copies(d, readout):
     pred = network_output(4, d, seed=d)
     out = split_prediction(pred, K, d)
     assert not out.heatmaps.is_contiguous() and not out.orpm.is_contiguous()
-    config = DecodeConfig(readout=readout or "full")
-    orpm = out.orpm if readout else None
-    copies = [x.contiguous() if x is not None else None for x in (out.heatmaps, out.tags, orpm)]
-    want = decode(*copies, config, backend="cpu", num_threads=1)
-    assert want.num_people.sum() > 0
-    for threads in (1, 2):
-        assert_same(want, decode(out.heatmaps, out.tags, orpm, config, backend="cpu", num_threads=threads))
-    assert_same(want, decode(out.heatmaps, out.tags, orpm, config, backend="python"))
+    assert_views_decode_like_float32_copies(out, readout)
 
 
 def test_views_are_read_in_place():
@@ -113,13 +119,7 @@ def test_half_views_are_read_in_place_and_decode_like_float32(dtype, d, readout)
     assert addresses[:2] == (out.heatmaps.data_ptr(), out.tags.data_ptr())
     assert types == (code, code, code if readout else 0)
     assert keep[0] is out.heatmaps and in_place(out.heatmaps)
-    config = DecodeConfig(readout=readout or "full")
-    copies = [x.float().contiguous() if x is not None else None for x in (out.heatmaps, out.tags, orpm)]
-    want = decode(*copies, config, backend="cpu", num_threads=1)
-    assert want.num_people.sum() > 0
-    for threads in (1, 2):
-        assert_same(want, decode(out.heatmaps, out.tags, orpm, config, backend="cpu", num_threads=threads))
-    assert_same(want, decode(out.heatmaps, out.tags, orpm, config, backend="python"))
+    assert_views_decode_like_float32_copies(out, readout)
 
 
 def test_mixed_dtypes_decode_like_float32():
