@@ -35,7 +35,7 @@ def network_output(rng: np.random.Generator, b: int, h: int, w: int, dtype: torc
                    channels_last: bool = False) -> torch.Tensor:
     """A ``[B, K * (4 + D), H, W]`` CUDA tensor laid out like the network's last layer."""
     hm, tg, om = random_frames(rng, b, "blobs", k=K, h=h, w=w, d=D)
-    pred = torch.cat([torch.from_numpy(hm), torch.from_numpy(tg).flatten(1, 2), torch.from_numpy(om).flatten(1, 2)],
+    pred = torch.cat([torch.from_numpy(hm), torch.from_numpy(tg).reshape(b, K * D, h, w), torch.from_numpy(om).flatten(1, 2)],
                      dim=1).to(dtype)
     pred = pred.cuda()
     return pred.contiguous(memory_format=torch.channels_last) if channels_last else pred

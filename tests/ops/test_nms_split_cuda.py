@@ -14,13 +14,17 @@ capture. The split rule itself runs without a GPU in
 
 from __future__ import annotations
 
+import importlib
+
 import pytest
 import torch
 
 from ssmp3d.ops import _cuda, heatmap_nms, nms_gather
-from ssmp3d.ops import heatmap_nms as nms_module
-from ssmp3d.ops import nms_gather as gather_module
 from ssmp3d.ops._ext import cuda_unavailable_reason, load_cuda
+
+# The modules, not the functions of the same name that ssmp3d.ops exports.
+nms_module = importlib.import_module("ssmp3d.ops.heatmap_nms")
+gather_module = importlib.import_module("ssmp3d.ops.nms_gather")
 
 REASON = cuda_unavailable_reason()
 pytestmark = [pytest.mark.cuda, pytest.mark.skipif(REASON is not None, reason=str(REASON))]
