@@ -80,9 +80,13 @@ def _nms_many(dev: torch.device) -> bool:
 
 @call("heatmap_nms / nms_gather split into bands (band + merge kernels)")
 def _split(dev: torch.device) -> bool:
+    import importlib
+
     from ssmp3d.ops import heatmap_nms, nms_gather
-    from ssmp3d.ops import heatmap_nms as nms_module
-    from ssmp3d.ops import nms_gather as gather_module
+
+    # The modules, not the functions that ssmp3d.ops exports under the same names.
+    nms_module = importlib.import_module("ssmp3d.ops.heatmap_nms")
+    gather_module = importlib.import_module("ssmp3d.ops.nms_gather")
 
     hm, tg, om = maps(10, 1, 3, 40, 24, d=2)
     hm[0, 0, 15:17, 3:6] = 1.0  # a plateau across the border of 8-row bands
@@ -176,7 +180,11 @@ def main(argv: list[str] | None = None) -> int:
     dev = torch.device(args.device)
     failed = 0
     for name, f in CALLS:
-        ok = f(dev)
+        try:
+            ok = f(dev)
+        except Exception as exc:  # one broken call must not hide the others
+            print(f"ERROR {name}: {type(exc).__name__}: {exc}", flush=True)
+            ok = False
         torch.cuda.synchronize(dev)
         print(f"{'ok  ' if ok else 'FAIL'} {name}", flush=True)
         failed += not ok

@@ -143,6 +143,15 @@ def test_custom_op_opcheck_and_compile():
     assert int(n) == int(want[2].sum()) and torch.equal(t2, want[3] * 2)
 
 
+def test_public_function_compiles_whole():
+    # The public function, not only torch.ops, must trace without a graph break
+    # (it once read torch.get_num_threads() before the compile check).
+    hm, tg, om = maps(9, d=2)
+    want = nms_gather(hm, tg, om, 0.1, 1, 7)
+    compiled = torch.compile(lambda a, b, c: nms_gather(a, b, c, 0.1, 1, 7)[3].sum(), fullgraph=True)
+    assert torch.equal(compiled(hm, tg, om), want[3].sum())
+
+
 @pytest.mark.parametrize("w", [17, 33, 64, 67])
 def test_wide_maps_with_plateaus_and_nan_counts(w):
     # r = 1 interior rows take a 4-pixel SSE path for float32 when a 16-pixel chunk

@@ -248,7 +248,10 @@ def nms_gather(heatmaps, tags, orpm, threshold: float = 0.1, radius: int = 1, ma
             ``ssmp3d.ops.MEMORY_BUDGET_BYTES`` (2 GiB; ``orpm_at`` alone is
             ``12 * B * K * M * K`` bytes).
     """
-    threads = _args.threads(num_threads)
     if torch.compiler.is_compiling():
+        # Traced: the custom op resolves the default thread count when it runs
+        # (torch.get_num_threads() would break the graph here).
+        if num_threads is not None:
+            _args.threads(num_threads)
         return torch.ops.ssmp3d.nms_gather(heatmaps, tags, orpm, threshold, radius, max_candidates)
-    return _dispatch(heatmaps, tags, orpm, threshold, radius, max_candidates, threads)
+    return _dispatch(heatmaps, tags, orpm, threshold, radius, max_candidates, _args.threads(num_threads))
