@@ -103,11 +103,15 @@ gpu_steps() {
 
   echo "== 3. pytest -m cuda"
   T=$(box 170 140)
-  timeout "$T" "$PY" -m pytest -m cuda -q -p no:cacheprovider --continue-on-collection-errors -rfEs tests \
-    > "$OUT/pytest.log" 2>&1
+  timeout "$T" "$PY" -m pytest -m cuda -q -p no:cacheprovider -p no:logging --tb=short --continue-on-collection-errors -rfEs \
+    tests > "$OUT/pytest.log" 2>&1
   RC=$?
   SUMMARY="$(grep -E "^(=+ )?[0-9]+ (passed|failed|skipped|error|deselected)|no tests ran" "$OUT/pytest.log" | tail -1 | tr -d '=' | xargs)"
   row "pytest -m cuda" "${SUMMARY:-no summary} ($(status_of $RC "$T"))" "0 failed, 0 errors"
+  # The failing tests and their assertion lines, small enough to come back from a lent machine.
+  grep -E "^(FAILED|ERROR) |^E  " "$OUT/pytest.log" | head -80 > "$OUT/pytest_failures.txt"
+  FIRST="$(grep -E "^(FAILED|ERROR) " "$OUT/pytest.log" | head -1 | cut -c1-110)"
+  [[ -n "$FIRST" ]] && row "first failing CUDA test" "$FIRST" "none (all in pytest_failures.txt)"
 
   echo "== 4. compute-sanitizer"
   SAN="$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null || true)"
