@@ -304,70 +304,77 @@ void group_by_assignment(int64_t K, int64_t M, int64_t D, int64_t W, const TreeT
           s.ref[q * D + d] = P.tag_sum[q * D + d] / static_cast<double>(P.count[q]);
       s.dist.resize(n * Q);
       s.rows.clear();
+      s.allowed.assign(Q, 0);
+      uint8_t* allowed = s.allowed.data();
       for (int64_t i = 0; i < n; ++i) {
         double* dist = s.dist.data() + i * Q;
-        bool any = false;
-        if (D == 1) {  // |t - r|, as tag_distance; a loop the compiler vectorises
+        uint8_t any = 0;
+        if (D == 1) {  // |t - r|, as tag_distance; loops the compiler vectorises
           const double t = tags[k * M + i];
           const double* ref = s.ref.data();
           for (int64_t q = 0; q < Q; ++q) dist[q] = std::fabs(t - ref[q]);
-          for (int64_t q = 0; q < Q; ++q) any |= dist[q] < thr;
         } else {
-          for (int64_t q = 0; q < Q; ++q) {
-            dist[q] = tag_distance(tags + (k * M + i) * D, s.ref.data() + q * D, D);
-            any = any || dist[q] < thr;
-          }
+          for (int64_t q = 0; q < Q; ++q) dist[q] = tag_distance(tags + (k * M + i) * D, s.ref.data() + q * D, D);
+        }
+        for (int64_t q = 0; q < Q; ++q) {
+          const uint8_t in = dist[q] < thr;
+          allowed[q] |= in;
+          any |= in;
         }
         if (any) s.rows.push_back(static_cast<int32_t>(i));
       }
       if (!s.rows.empty()) {
-        // People allowed for no candidate of this type take no column.
+        // People allowed for no candidate of this type take no column (every
+        // candidate within the gate of someone is a row).
         s.cols.clear();
         for (int64_t q = 0; q < Q; ++q)
-          for (int32_t i : s.rows)
-            if (s.dist[i * Q + q] < thr) {
-              s.cols.push_back(static_cast<int32_t>(q));
-              break;
-            }
+          if (allowed[q]) s.cols.push_back(static_cast<int32_t>(q));
         const int64_t nr = static_cast<int64_t>(s.rows.size());
         const int64_t nc = static_cast<int64_t>(s.cols.size());
         const int64_t m = nc + nr;
-        s.cost.resize(nr * m);  // columns [0, nc) are written below
-        for (int64_t ri = 0; ri < nr; ++ri)  // the leave-out columns
-          std::fill(s.cost.begin() + ri * m + nc, s.cost.begin() + (ri + 1) * m, thr + w);
-        for (int64_t ci = 0; ci < nc; ++ci) {
-          const int64_t q = s.cols[ci];
-          double sc = 0.0, plen = 0.0;
-          const double* anchor = nullptr;
-          if (w > 0) {
-            sc = P.scale[q] > 0 ? P.scale[q] : s0;
-            if (sc > 0) {
-              // The grouped joint with the smallest (path[j, k], j).
-              const int32_t* row = P.rows.data() + q * K;
-              const int32_t* order = s.near.data() + k * K;
-              int64_t best = order[0];
-              for (int64_t i = 1; row[best] < 0; ++i) best = order[i];
-              anchor = P.pos.data() + (q * K + best) * 2;
-              plen = tree.path[best * K + k];
-            }
+        // Per column: the anchor (the grouped joint with the smallest
+        // (path[j, k], j)) and path * scale, the geometric term's divisor.
+        s.col_geo.assign(nc * 4, 0.0);
+        if (w > 0) {
+          for (int64_t ci = 0; ci < nc; ++ci) {
+            const int64_t q = s.cols[ci];
+            const double sc = P.scale[q] > 0 ? P.scale[q] : s0;
+            if (!(sc > 0)) continue;
+            const int32_t* row = P.rows.data() + q * K;
+            const int32_t* order = s.near.data() + k * K;
+            int64_t best = order[0];
+            for (int64_t i = 1; row[best] < 0; ++i) best = order[i];
+            double* geo = s.col_geo.data() + ci * 4;
+            geo[0] = P.pos[(q * K + best) * 2];
+            geo[1] = P.pos[(q * K + best) * 2 + 1];
+            geo[2] = tree.path[best * K + k] * sc;
+            geo[3] = 1.0;
           }
-          for (int64_t ri = 0; ri < nr; ++ri) {
-            const int64_t i = s.rows[ri];
-            const double d = s.dist[i * Q + q];
+        }
+        s.cost.resize(nr * m);
+        for (int64_t ri = 0; ri < nr; ++ri) {
+          const int64_t i = s.rows[ri];
+          const double* dist = s.dist.data() + i * Q;
+          const double* xy = &s.xy[2 * (k * M + i)];
+          double* cost = s.cost.data() + ri * m;
+          for (int64_t ci = 0; ci < nc; ++ci) {
+            const double d = dist[s.cols[ci]];
             double c = kInf;
             if (d < thr) {
               if (w > 0) {
-                const double g = anchor ? pixel_dist(&s.xy[2 * (k * M + i)], anchor) / (plen * sc) : 0.0;
+                const double* geo = s.col_geo.data() + ci * 4;
+                const double g = geo[3] != 0.0 ? pixel_dist(xy, geo) / geo[2] : 0.0;
                 c = d + w * g;
               } else {
                 c = d;
               }
             }
-            s.cost[ri * m + ci] = c;
+            cost[ci] = c;
           }
+          std::fill(cost + nc, cost + m, thr + w);  // the leave-out columns
         }
         s.col_of_row.resize(nr);
-        solve_assignment(s.cost.data(), nr, m, s.lap, s.col_of_row.data());
+        solve_assignment(s.cost.data(), nr, m, nr, s.lap, s.col_of_row.data());
         for (int64_t ri = 0; ri < nr; ++ri)
           if (s.col_of_row[ri] < nc) s.joined[s.rows[ri]] = s.cols[s.col_of_row[ri]];
       }

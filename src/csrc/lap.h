@@ -25,7 +25,11 @@ struct LapScratch {
 };
 
 /// Assigns each row of `cost` ([n, m] row-major, n <= m) to a distinct
-/// column at least total cost; writes col_of_row [n].
-void solve_assignment(const double* cost, int64_t n, int64_t m, LapScratch& s, int32_t* col_of_row);
+/// column at least total cost; writes col_of_row [n]. The last `tail`
+/// columns (0 <= tail <= m) must hold one value per row (the grouping's
+/// leave-out columns); the solver then searches only the first free one of
+/// them, which gives the same assignment as searching all (lap.cpp).
+void solve_assignment(const double* cost, int64_t n, int64_t m, int64_t tail, LapScratch& s,
+                      int32_t* col_of_row);
 
 }  // namespace ssmp3d
