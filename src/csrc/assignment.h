@@ -40,6 +40,13 @@ inline double tag_distance(const double* t, const double* r, int64_t D) {
 /// Largest normalised gap between two fragments that may merge (assignment.py: MERGE_LIMIT).
 constexpr double kMergeLimit = 1.5;
 
+/// sqrt(dx * dx + dy * dy) between pixels a and b (assignment.py: _dist(a, b)).
+inline double pixel_dist(const double* a, const double* b) {
+  const double dx = a[0] - b[0];
+  const double dy = a[1] - b[1];
+  return std::sqrt(dx * dx + dy * dy);
+}
+
 /// The skeleton tree as the assignment strategy reads it.
 struct TreeTables {
   const int64_t* parents = nullptr;  // [K], -1 for the root
@@ -83,6 +90,12 @@ struct AssignScratch {
   std::vector<int32_t> near;       // [K, K] row k: joints by (path[j, k], j)
   LapScratch lap;
 };
+
+/// Step 3 (assignment_merge.cpp): with s.people formed by the per-type
+/// assignments and s.words set, merges fragments among the first max_people
+/// people, best pair first, and compacts the survivors in creation order.
+void merge_fragments(int64_t K, int64_t D, const TreeTables& tree, double thr, double w, double s0,
+                     int64_t max_people, AssignScratch& s);
 
 /// Forms one image's people. scores [K, M] float32, tags [K, M, D] float64,
 /// counts [K] in [0, M], indices [K, M] flat y*W+x. The result is in

@@ -194,7 +194,14 @@ ssmp3d::GroupParams group_params(const char* op, int64_t K, int64_t M, int64_t D
   if (!(geometry_weight >= 0.0) || !std::isfinite(geometry_weight))
     throw py::value_error(name + ": geometry_weight must be finite and >= 0");
   if (std::isnan(min_person_score)) throw py::value_error(name + ": min_person_score is NaN");
-  ssmp3d::GroupParams p{K, M, D, neck, tag_threshold, min_joints, max_people};
+  ssmp3d::GroupParams p;
+  p.K = K;
+  p.M = M;
+  p.D = D;
+  p.neck = neck;
+  p.tag_threshold = tag_threshold;
+  p.min_joints = min_joints;
+  p.max_people = max_people;
   p.strategy = grouping;
   p.geometry_weight = geometry_weight;
   p.person_score = person_score;

@@ -66,9 +66,9 @@ void pad_image(const DecodeParams& params, int64_t b, const DecodeOutputs& out) 
 
 int finish_image(const DecodeParams& params, const SkeletonTables& skeleton,
                  const float* mean_bones, const ImageCandidates& c, OrpmSource src, int64_t b,
-                 int64_t H, int64_t W, ImageScratch& s, const DecodeOutputs& out) {
+                 int64_t W, ImageScratch& s, const DecodeOutputs& out) {
   const GroupParams& gp = params.group;
-  const int64_t K = gp.K, M = gp.M, D = gp.D, P = gp.max_people, HW = H * W;
+  const int64_t K = gp.K, M = gp.M, D = gp.D, P = gp.max_people;
   // Group.
   group_image(gp, c.scores, c.tags, c.counts, c.indices, s.group_scratch, s.grouping);
   const Grouping& g = s.grouping;
@@ -228,7 +228,7 @@ DecodeStatus decode_cpu(const void* heatmaps, const MapStrides& hs, const void* 
       OrpmSource src{orpm ? os.map_at(orpm, b, 0) : nullptr, H, W, os.type};
       src.joint_stride = os.joint;
       src.channel_stride = os.channel;
-      kind = finish_image(params, skeleton, mean_bones, c, src, b, H, W, s, out);
+      kind = finish_image(params, skeleton, mean_bones, c, src, b, W, s, out);
     } else {
       pad_image(params, b, out);
     }

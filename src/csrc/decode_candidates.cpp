@@ -15,7 +15,7 @@
 
 namespace ssmp3d {
 
-DecodeStatus decode_candidates_cpu(const CandidateTables& c, int64_t B, int64_t H, int64_t W,
+DecodeStatus decode_candidates_cpu(const CandidateTables& c, int64_t B, int64_t /*H*/, int64_t W,
                                    const DecodeParams& params, const SkeletonTables& skeleton,
                                    const float* mean_bones, const DecodeOutputs& out,
                                    int num_threads) {
@@ -47,7 +47,7 @@ DecodeStatus decode_candidates_cpu(const CandidateTables& c, int64_t B, int64_t 
       src.start = c.gather_start;
       src.slot = c.gather_slot;
       src.M = M;
-      kind = finish_image(params, skeleton, mean_bones, ic, src, b, H, W, s, out);
+      kind = finish_image(params, skeleton, mean_bones, ic, src, b, W, s, out);
     } else {
       pad_image(params, b, out);
     }

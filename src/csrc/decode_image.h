@@ -43,7 +43,7 @@ struct ImageCandidates {
 /// was read from the ORPM values (the image then gets no people).
 int finish_image(const DecodeParams& params, const SkeletonTables& skeleton,
                  const float* mean_bones, const ImageCandidates& c, OrpmSource src, int64_t b,
-                 int64_t H, int64_t W, ImageScratch& s, const DecodeOutputs& out);
+                 int64_t W, ImageScratch& s, const DecodeOutputs& out);
 
 /// Writes image b's rows as padding (no people).
 void pad_image(const DecodeParams& params, int64_t b, const DecodeOutputs& out);
