@@ -162,7 +162,7 @@ def test_unknown_devices_are_one_line_value_errors(tiny_checkpoint, device, need
 
 
 def test_cuda_devices_that_are_not_there(tiny_checkpoint):
-    from ssmp3d.predict.predictor import resolve_device
+    from ssmp3d.predict.loading import resolve_device
 
     assert resolve_device("cpu") == torch.device("cpu")
     missing = f"cuda:{torch.cuda.device_count()}" if torch.cuda.is_available() else "cuda"

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from ..export import FORMATS, MAX_BATCH, export_model, verify_export
-from ..predict.predictor import checkpoint_skeleton
+from ..predict.loading import checkpoint_skeleton
 from ..train.checkpoint import load_model
 from ..weights import default_checkpoint
 

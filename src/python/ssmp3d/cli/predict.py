@@ -12,7 +12,7 @@ import torch
 from ..predict import PredictOptions, Predictor, run_predict
 from ..predict.interrupt import Interrupted, stop_on_signals
 from ..predict.pipeline import check_output
-from ..predict.predictor import resolve_device
+from ..predict.loading import resolve_device
 from ..predict.shard import current_shard
 from ..skeleton import SKELETONS
 from .decode_args import add_decode_args, decode_line, decode_overrides

@@ -11,8 +11,9 @@ cleanly on Ctrl-C or SIGTERM).
 from .draw import draw_overlay, pose3d_image
 from .draw_people import pose3d_people_image
 from .interrupt import Interrupted
+from .loading import checkpoint_skeleton
 from .pipeline import PredictOptions, run_predict
-from .predictor import Predictor, checkpoint_skeleton
+from .predictor import Predictor
 from .types import ImagePoses, Person, ReadoutRule
 
 __all__ = ["ImagePoses", "Interrupted", "Person", "PredictOptions", "Predictor", "ReadoutRule", "checkpoint_skeleton",
