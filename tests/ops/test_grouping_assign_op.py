@@ -106,6 +106,27 @@ def test_panoptic_sized_tables_equal_reference_and_threads(seed):
                                  skeleton=PANOPTIC19, num_threads=3, **p), got)
 
 
+@pytest.mark.parametrize("people", [1, 2, 5])
+def test_many_candidates_left_out_equal_reference(people):
+    # 30 candidates of each type near a few people's tags: most rows must take
+    # a leave-out column, in turn (the C++ solver searches only the first free
+    # one of them; the reference searches them all).
+    rng = np.random.default_rng(people)
+    b, k, m, w = 2, 19, 30, 64
+    scores = np.sort(rng.random((b, k, m), dtype=np.float32), axis=-1)[..., ::-1].copy()
+    tags = rng.integers(0, people, (b, k, m, 1)) + np.round(rng.normal(scale=0.2, size=(b, k, m, 1)), 2)
+    counts = np.full((b, k), m, np.int32)
+    indices = rng.integers(0, w * w, (b, k, m))
+    tree = tree_geometry(PANOPTIC19.parents, PANOPTIC19.topological_order, PANOPTIC19.mean_bones_m())
+    for weight in (0.0, 0.3):
+        p = dict(neck=0, tag_threshold=0.5, min_joints=1, max_people=40, geometry_weight=weight,
+                 person_score="detected", min_person_score=0.0)
+        got = group_candidates(scores, tags, counts, grouping="assign", indices=indices, width=w,
+                               skeleton=PANOPTIC19, num_threads=1, **p)
+        check_structure(got, counts, p)
+        assert_same(got, reference(scores, tags, counts, indices, w, tree, p))
+
+
 def base():
     s = np.full((1, 3, 4), 0.5, np.float32)
     t = np.zeros((1, 3, 4))
