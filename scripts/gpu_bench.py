@@ -9,6 +9,12 @@ Measured (medians; CUDA work synchronised inside each timed call):
   the heatmap / tag / ORPM views that ``ssmp3d.model.split_prediction`` cuts
   from one ``[B, 95, 128, 128]`` network-output tensor (ground-truth maps of
   crowded synthetic scenes, 19 joints), whole call over B.
+* ``decode_b1_{device,host,call}_us`` (fp32 views): where B = 1 goes: the
+  device stage (kernel, copy of the tables to pinned memory, wait), the host
+  stage (grouping and read-out of the copied tables, one thread), and the
+  rest of the ``decode`` call (checks and dispatch: the whole call minus
+  the two stages); ``decode_b1_cpu_backend_us``: ``backend="cpu"`` on the
+  same maps copied to the host beforehand (one thread), for comparison.
 * ``hbm_copy_GBps``: device-to-device copy of 256 MiB (read + write bytes / time).
 * ``nms_gather_{fp32,bf16}_ratio_to_floor``: the fused kernel alone (CUDA
   events, B = 64 contiguous maps) over its floor = (heatmap bytes + table
@@ -105,6 +111,36 @@ def bench_decode(results: dict, repeat: int) -> None:
             views = network_views(b, dtype)
             s = median_s(lambda: decode(views.heatmaps, views.tags, views.orpm, backend="cuda"), repeat, 3)
             results[f"decode_b{b}_{name}_us_per_frame"] = 1e6 * s / b
+    decode_stages_b1(results, repeat)
+
+
+def decode_stages_b1(results: dict, repeat: int) -> None:
+    """The B = 1 fp32 decode split into its device stage, host stage and the call around them."""
+    from ssmp3d.decoding import DecodeConfig, decode
+    from ssmp3d.decoding.cuda import copy_tables, decode_host, gather_tables
+    from ssmp3d.geometry import MapTransform
+    from ssmp3d.model import split_prediction
+    from ssmp3d.skeleton import PANOPTIC19
+
+    config, transform = DecodeConfig(), MapTransform(stride=4)
+    views = network_views(1, torch.float32)
+
+    def device_stage():
+        staged = copy_tables(gather_tables(views.heatmaps, views.tags, views.orpm, config, PANOPTIC19))
+        staged.wait()
+        return staged
+
+    staged = device_stage()
+    device_s = median_s(device_stage, repeat, 3)
+    host_s = median_s(lambda: decode_host(staged, config, PANOPTIC19, transform, 1), repeat, 3)
+    call_s = median_s(lambda: decode(views.heatmaps, views.tags, views.orpm, config, backend="cuda",
+                                     num_threads=1), repeat, 3)
+    cpu = split_prediction(cpu_prediction(1), K, D)
+    cpu_s = median_s(lambda: decode(cpu.heatmaps, cpu.tags, cpu.orpm, config, backend="cpu", num_threads=1),
+                     repeat, 3)
+    results.update(decode_b1_device_us=1e6 * device_s, decode_b1_host_us=1e6 * host_s,
+                   decode_b1_call_us=1e6 * max(call_s - device_s - host_s, 0.0),
+                   decode_b1_cpu_backend_us=1e6 * cpu_s)
 
 
 def bench_kernel(results: dict, repeat: int) -> None:
