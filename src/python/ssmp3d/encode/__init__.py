@@ -6,6 +6,7 @@ for bit.
 """
 
 from .heatmaps import encode_heatmaps, gaussian_radius
+from .mean_bones import mean_bone_vectors
 from .orpm import depth_order, disc_offsets, encode_orpm
 from .tags import ORACLE_TAG_SPACING, encode_tag_maps, oracle_tag_values, tag_indices
 from .targets import (
@@ -14,7 +15,6 @@ from .targets import (
     Targets,
     encode_batch,
     encode_scene,
-    mean_bone_vectors,
 )
 
 __all__ = [
