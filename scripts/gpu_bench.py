@@ -217,7 +217,8 @@ def bench_inference(results: dict, repeat: int, batch: int, channels_last: bool)
 
 
 def bench_training(results: dict, repeat: int, batch: int, channels_last: bool) -> None:
-    from ssmp3d.train.losses import TrainTargets, compute_losses
+    from ssmp3d.train.losses import compute_losses
+    from ssmp3d.train.train_targets import TrainTargets
 
     net = paper_net(channels_last).train()
     optimizer = torch.optim.Adam(net.parameters(), lr=1e-4)

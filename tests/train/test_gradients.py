@@ -10,7 +10,8 @@ from ssmp3d.data.augment import AugmentConfig
 from ssmp3d.model import HourglassConfig, HourglassNet
 from ssmp3d.train.config import TrainConfig
 from ssmp3d.train.gradients import shared_parameters, term_gradient_norms
-from ssmp3d.train.losses import LossConfig, TrainTargets
+from ssmp3d.train.losses import LossConfig
+from ssmp3d.train.train_targets import TrainTargets
 from ssmp3d.train.sources import data_config
 from ssmp3d.data.dataset import collate_samples
 

@@ -4,13 +4,13 @@ learning-rate schedule, and checkpoints that resume exactly."""
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .losses import (
     LossConfig,
-    TrainTargets,
     associative_embedding_loss,
     compute_losses,
     heatmap_loss,
     orpm_loss,
 )
 from .schedule import paper_milestones, paper_scheduler
+from .train_targets import TrainTargets
 
 __all__ = [
     "CheckpointError",

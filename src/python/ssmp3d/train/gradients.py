@@ -14,7 +14,8 @@ from __future__ import annotations
 import torch
 
 from ..model import HourglassNet
-from .losses import TERMS, LossConfig, TrainTargets, compute_losses
+from .losses import TERMS, LossConfig, compute_losses
+from .train_targets import TrainTargets
 
 __all__ = ["shared_parameters", "term_gradient_norms"]
 

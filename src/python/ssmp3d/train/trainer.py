@@ -63,7 +63,8 @@ from .checkpoint import (CheckpointError, check_config, config_to_dict, load_che
 from .config import RESUME_MAY_CHANGE, TrainConfig, stored_config
 from .evaluate import evaluate_model
 from .logs import RunLogs, truncate_logs
-from .losses import TrainTargets, compute_losses
+from .losses import compute_losses
+from .train_targets import TrainTargets
 from .schedule import make_scheduler
 from .sources import data_config, frame_config, real_source, synthetic_source
 from .validate import check_resumable
