@@ -174,8 +174,9 @@ void group_by_assignment(int64_t K, int64_t M, int64_t D, int64_t W, const TreeT
         const int64_t nc = static_cast<int64_t>(s.cols.size());
         const int64_t m = nc + nr;
         // Per column: the anchor (the grouped joint with the smallest
-        // (path[j, k], j)) and path * scale, the geometric term's divisor.
-        s.col_geo.assign(nc * 4, 0.0);
+        // (path[j, k], j)) and path * scale, the geometric term's divisor;
+        // 0 there when the person has no scale (path > 0 off the diagonal).
+        s.col_geo.assign(nc * 3, 0.0);
         if (w > 0) {
           for (int64_t ci = 0; ci < nc; ++ci) {
             const int64_t q = s.cols[ci];
@@ -185,11 +186,10 @@ void group_by_assignment(int64_t K, int64_t M, int64_t D, int64_t W, const TreeT
             const int32_t* order = s.near.data() + k * K;
             int64_t best = order[0];
             for (int64_t i = 1; row[best] < 0; ++i) best = order[i];
-            double* geo = s.col_geo.data() + ci * 4;
+            double* geo = s.col_geo.data() + ci * 3;
             geo[0] = P.pos[(q * K + best) * 2];
             geo[1] = P.pos[(q * K + best) * 2 + 1];
             geo[2] = tree.path[best * K + k] * sc;
-            geo[3] = 1.0;
           }
         }
         s.cost.resize(nr * m);
@@ -203,8 +203,8 @@ void group_by_assignment(int64_t K, int64_t M, int64_t D, int64_t W, const TreeT
             double c = kInf;
             if (d < thr) {
               if (w > 0) {
-                const double* geo = s.col_geo.data() + ci * 4;
-                const double g = geo[3] != 0.0 ? pixel_dist(xy, geo) / geo[2] : 0.0;
+                const double* geo = s.col_geo.data() + ci * 3;
+                const double g = geo[2] > 0.0 ? pixel_dist(xy, geo) / geo[2] : 0.0;
                 c = d + w * g;
               } else {
                 c = d;

@@ -74,7 +74,7 @@ struct AssignScratch {
   std::vector<double> dist;        // [n, Q] tag distances of one joint type
   std::vector<int32_t> rows, cols; // candidates and people in the assignment
   std::vector<uint8_t> allowed;    // [Q] some candidate of the type is within the gate
-  std::vector<double> col_geo;     // [cols, 4] anchor x, y, path * scale, 1 if anchored
+  std::vector<double> col_geo;     // [cols, 3] anchor x, y, path * scale (0: no anchor)
   std::vector<double> cost;        // [rows, cols + rows]
   std::vector<int32_t> col_of_row;
   std::vector<int32_t> joined;     // [n] person joined, -1
