@@ -9,8 +9,9 @@ image and appearance use ``spawn_key=(index, 0)`` and its augmentation
 ``input_size`` (:mod:`ssmp3d.data.augment`), and encoded with
 :func:`~ssmp3d.encode.encode_scene` at ``target_config.stride``.
 
-Images are normalised as ``(rgb / 255 - IMAGE_MEAN) / IMAGE_STD`` per channel
-(the ImageNet statistics); :func:`denormalize_image` inverts it.
+Images are normalised by :func:`~ssmp3d.data.samples.normalize_image`; samples,
+batches and the normalisation live in :mod:`ssmp3d.data.samples` (also
+importable from here).
 
 Stream order: :class:`SyntheticDataset` walks positions ``j = 0, 1, ...``
 of index ``start_index + j``. Rank ``r`` of ``world_size`` takes ``j = r +
@@ -24,7 +25,7 @@ batch_size * world_size`` and continues the exact same stream.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -35,75 +36,13 @@ from ..encode.targets import TargetConfig, encode_scene
 from ..skeleton import PANOPTIC19, Skeleton
 from .augment import AugmentConfig, random_augment
 from .render import RenderConfig, render_scene
+from .samples import (IMAGE_MEAN, IMAGE_STD, TrainBatch, TrainSample, _check_type, collate_samples,
+                      denormalize_image, normalize_image)
 from .scene import Scene
 from .synthetic import SceneConfig, sample_scene
 
 __all__ = ["IMAGE_MEAN", "IMAGE_STD", "SampleMaker", "SyntheticDataset", "SyntheticTestSet", "TrainBatch",
            "TrainSample", "collate_samples", "denormalize_image", "normalize_image", "make_sample"]
-
-IMAGE_MEAN = (0.485, 0.456, 0.406)
-"""Per-channel RGB mean of the input normalisation (images in [0, 1])."""
-IMAGE_STD = (0.229, 0.224, 0.225)
-"""Per-channel RGB standard deviation of the input normalisation."""
-_MEAN = np.asarray(IMAGE_MEAN, dtype=np.float32) * 255.0
-_INV_STD = 1.0 / (np.asarray(IMAGE_STD, dtype=np.float32) * 255.0)
-
-
-@dataclass(frozen=True, eq=False)
-class TrainSample:
-    """One training sample (``K`` joints, ``N`` people, input ``H x W``, maps ``H' x W'``).
-
-    Attributes:
-        image: ``[3, H, W]`` float32, normalised RGB.
-        heatmaps: ``[K, H', W']`` float32.
-        orpm: ``[K, 3, H', W']`` float32 bone vectors (metres).
-        orpm_weight: ``[K, H', W']`` float32 0/1.
-        tag_indices: ``[N, K, 2]`` int64 (flat map index, flag) for the AE loss.
-        joints3d: ``[N, K, 3]`` float32 pelvis-relative camera-frame mm (NaN where invalid).
-        joints3d_valid: ``[N, K]`` bool: the joint and the pelvis are ``valid3d``.
-        joints2d: ``[N, K, 2]`` float32 input-image pixels.
-        in_image: ``[N, K]`` bool (targets are encoded for these joints).
-        visible: ``[N, K]`` bool.
-        num_people: ``N``.
-        index: Stream index of the sample.
-    """
-
-    image: torch.Tensor
-    heatmaps: torch.Tensor
-    orpm: torch.Tensor
-    orpm_weight: torch.Tensor
-    tag_indices: torch.Tensor
-    joints3d: torch.Tensor
-    joints3d_valid: torch.Tensor
-    joints2d: torch.Tensor
-    in_image: torch.Tensor
-    visible: torch.Tensor
-    num_people: int
-    index: int
-
-
-@dataclass(frozen=True, eq=False)
-class TrainBatch:
-    """``B`` samples stacked; people padded to the batch's largest ``N``.
-
-    Attributes are those of :class:`TrainSample` with a leading ``B``;
-    padding people have ``tag_indices`` (0, 0), NaN ``joints3d``/``joints2d``
-    and False flags. ``num_people`` and ``index`` are ``[B]`` int64.
-    """
-
-    image: torch.Tensor
-    heatmaps: torch.Tensor
-    orpm: torch.Tensor
-    orpm_weight: torch.Tensor
-    tag_indices: torch.Tensor
-    joints3d: torch.Tensor
-    joints3d_valid: torch.Tensor
-    joints2d: torch.Tensor
-    in_image: torch.Tensor
-    visible: torch.Tensor
-    num_people: torch.Tensor
-    index: torch.Tensor
-
 
 def _check_int(v, name: str, lo: int = 0) -> int:
     if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)):
@@ -111,12 +50,6 @@ def _check_int(v, name: str, lo: int = 0) -> int:
     if v < lo:
         raise ValueError(f"{name}: must be >= {lo}, got {v}")
     return int(v)
-
-
-def _check_type(v, cls, name: str):
-    if not isinstance(v, cls):
-        raise TypeError(f"{name}: expected a {cls.__name__}, got {type(v).__name__}")
-    return v
 
 
 def check_input_size(size, stride: int) -> tuple[int, int]:
@@ -290,50 +223,3 @@ class SyntheticTestSet(Dataset):
     def image_and_scene(self, i: int) -> tuple[np.ndarray, Scene]:
         """Sample ``i``'s ``[H, W, 3]`` uint8 RGB image and ground-truth :class:`Scene`."""
         return self.maker.image_and_scene(self._index(i))
-
-
-def collate_samples(samples: Sequence[TrainSample]) -> TrainBatch:
-    """Stacks samples, padding people to the largest ``N`` of the batch.
-
-    Args:
-        samples: Non-empty sequence of :class:`TrainSample` of one input size.
-
-    Returns:
-        A :class:`TrainBatch` (padding: ``tag_indices`` (0, 0), NaN joints, False flags).
-    """
-    if isinstance(samples, TrainSample) or not isinstance(samples, Sequence) or not samples:
-        raise ValueError("samples: expected a non-empty sequence of TrainSample")
-    for s in samples:
-        _check_type(s, TrainSample, "samples[i]")
-    n = max(s.num_people for s in samples)
-
-    def pad(name: str, value) -> torch.Tensor:
-        first = getattr(samples[0], name)
-        out = torch.full((len(samples), n, *first.shape[1:]), value, dtype=first.dtype)
-        for b, s in enumerate(samples):
-            out[b, : s.num_people] = getattr(s, name)
-        return out
-
-    return TrainBatch(
-        image=torch.stack([s.image for s in samples]), heatmaps=torch.stack([s.heatmaps for s in samples]),
-        orpm=torch.stack([s.orpm for s in samples]), orpm_weight=torch.stack([s.orpm_weight for s in samples]),
-        tag_indices=pad("tag_indices", 0), joints3d=pad("joints3d", float("nan")),
-        joints3d_valid=pad("joints3d_valid", False), joints2d=pad("joints2d", float("nan")),
-        in_image=pad("in_image", False), visible=pad("visible", False),
-        num_people=torch.tensor([s.num_people for s in samples], dtype=torch.int64),
-        index=torch.tensor([s.index for s in samples], dtype=torch.int64))
-
-
-def normalize_image(image: np.ndarray) -> torch.Tensor:
-    """The network input of an image: ``[H, W, 3]`` uint8 RGB -> ``[3, H, W]`` float32 normalised."""
-    image = np.asarray(image)
-    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-        raise ValueError(f"image: expected an [H, W, 3] uint8 RGB array, got {image.dtype} {image.shape}")
-    x = (image.astype(np.float32) - _MEAN) * _INV_STD
-    return torch.from_numpy(np.ascontiguousarray(x.transpose(2, 0, 1)))
-
-
-def denormalize_image(image: torch.Tensor) -> np.ndarray:
-    """Inverse of the input normalisation: ``[3, H, W]`` float -> ``[H, W, 3]`` uint8 RGB."""
-    x = image.detach().cpu().numpy().transpose(1, 2, 0) / _INV_STD + _MEAN
-    return np.clip(np.round(x), 0, 255).astype(np.uint8)
